@@ -1,0 +1,115 @@
+"""The shipped CIFAR-10 classifier, run with LiteRT (no TensorFlow import, fast start)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .labels import CLASSES
+
+MODELS_DIR = Path(__file__).parent / "models" / "classifier"
+DEFAULT_MODEL = MODELS_DIR / "classifier_int8.tflite"
+INPUT_SIZE = 32
+
+
+class ModelFileError(ValueError):
+    """A model file that exists but is not a LiteRT model streamsee can run."""
+
+
+def load_interpreter(path: os.PathLike | str, threads: int | None = None):
+    """A LiteRT interpreter for `path`, with one clear error for a missing or corrupt file."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"model file not found: {str(path)!r}")
+    try:
+        return Interpreter(model_path=str(path), num_threads=threads or os.cpu_count())
+    except (ValueError, RuntimeError) as error:
+        raise ModelFileError(f"model file {str(path)!r} is not a valid LiteRT model ({error})") from None
+
+
+def to_bgr(image: np.ndarray) -> np.ndarray:
+    """Any decoded image (grey, BGR, BGRA; uint8 or uint16) as BGR uint8 (H, W, 3)."""
+    if image.dtype == np.uint16:
+        image = (image >> 8).astype(np.uint8)
+    elif image.dtype != np.uint8:
+        raise ValueError(f"image dtype {image.dtype} is not uint8 or uint16")
+    if image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 1):
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.ndim == 3 and image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    if image.ndim == 3 and image.shape[2] == 3:
+        return image
+    raise ValueError(f"image shape {image.shape} is not (H, W), (H, W, 3) or (H, W, 4)")
+
+
+def resize_crop(image: np.ndarray) -> np.ndarray:
+    """An image of any size as the model's 32x32 input (area interpolation when shrinking)."""
+    height, width = image.shape[:2]
+    shrinking = height > INPUT_SIZE or width > INPUT_SIZE
+    return cv2.resize(image, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+
+
+class Classifier:
+    """Classifies 32x32 BGR uint8 crops in batches.
+
+    >>> with Classifier() as classifier:
+    ...     probabilities = classifier.predict(crops)   # (N, 10) float32, rows sum to 1
+    """
+
+    def __init__(self, model_path: os.PathLike | str = DEFAULT_MODEL, threads: int | None = None):
+        self.model_path = Path(model_path)
+        self._interpreter = load_interpreter(self.model_path, threads)
+        self._input = self._interpreter.get_input_details()[0]
+        self._output = self._interpreter.get_output_details()[0]
+        self._batch = 0
+        self.closed = False
+
+    def __enter__(self) -> "Classifier":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._interpreter = None
+        self.closed = True
+
+    def _resize(self, batch: int) -> None:
+        if batch != self._batch:
+            self._interpreter.resize_tensor_input(self._input["index"], (batch, INPUT_SIZE, INPUT_SIZE, 3))
+            self._interpreter.allocate_tensors()
+            self._batch = batch
+
+    def logits(self, crops: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """Class scores before softmax for crops (N, 32, 32, 3) BGR uint8."""
+        if self.closed:
+            raise ValueError(f"classifier {str(self.model_path)!r} is closed")
+        crops = np.asarray(crops)
+        if crops.ndim != 4 or crops.shape[1:] != (INPUT_SIZE, INPUT_SIZE, 3) or crops.dtype != np.uint8:
+            raise ValueError(f"crops must be uint8 (N, 32, 32, 3), got {crops.dtype} {crops.shape}")
+        results = []
+        for start in range(0, len(crops), batch_size):
+            chunk = crops[start:start + batch_size]
+            self._resize(len(chunk))
+            self._interpreter.set_tensor(self._input["index"], chunk.astype(self._input["dtype"]))
+            self._interpreter.invoke()
+            results.append(self._interpreter.get_tensor(self._output["index"]).astype(np.float32))
+        return np.concatenate(results) if results else np.zeros((0, len(CLASSES)), np.float32)
+
+    def predict(self, crops: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """Class probabilities (N, 10) for crops (N, 32, 32, 3) BGR uint8."""
+        return softmax(self.logits(crops, batch_size))
+
+    def classify(self, image: np.ndarray) -> np.ndarray:
+        """Probabilities (10,) for one image of any size and channel layout."""
+        return self.predict(resize_crop(to_bgr(image))[None])[0]
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)

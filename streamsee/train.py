@@ -1,0 +1,262 @@
+"""Train the CIFAR-10 convnet that both recognition paths share.
+
+Reads top to bottom: constants, build_model(), data, fit, evaluate, export.
+Run it as ``streamsee train --data PATH --out DIR [--epochs N]``; it checkpoints every
+epoch into DIR and resumes from the checkpoint when run again with the same DIR.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from keras import layers  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn  # noqa: E402
+
+from .data import load_cifar10  # noqa: E402
+from .labels import NUM_CLASSES  # noqa: E402
+
+# ---------------------------------------------------------------- constants
+WIDTH = 20  # channels of the first stage; the stages have 1x, 2x, 4x, 8x this
+BATCH_SIZE = 256
+EPOCHS = 40
+PEAK_LR = 0.2  # SGD, Nesterov momentum, one-cycle: linear warm-up then linear decay to 0
+WARMUP_FRACTION = 0.2
+MOMENTUM = 0.9
+WEIGHT_DECAY = 5e-4
+LABEL_SMOOTHING = 0.1
+CUTOUT = 8  # side of the square erased from each training image (0 = off)
+PAD = 4  # random-crop padding
+PRECISION = "mixed_bfloat16"  # AVX-512 BF16: about 30 % faster than float32 here
+SEED = 0
+CHECKPOINT = "checkpoint.keras"
+LOG = "training_log.json"
+
+
+# ---------------------------------------------------------------- model
+def build_model(width: int = WIDTH, input_shape=(32, 32, 3), num_classes: int = NUM_CLASSES):
+    """A small all-convolutional ResNet (ResNet-9 layout at a fifth of its width).
+
+    Input: BGR pixels as float 0..255. The head is a 1x1 convolution to class scores
+    ("scores", a map at stride 8) followed by global average pooling, so the very same
+    weights run on a whole frame and give a class-score map. Stage outputs are named
+    "stage1" (stride 2), "stage2" (stride 4), "stage3" (stride 8) for the FCN's skip layers.
+    """
+    def conv_bn(x, filters, name):
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv")(x)
+        x = layers.BatchNormalization(name=f"{name}_bn")(x)
+        return layers.ReLU(name=f"{name}_relu")(x)
+
+    def residual(x, filters, name):
+        y = conv_bn(x, filters, f"{name}a")
+        y = conv_bn(y, filters, f"{name}b")
+        return layers.Add(name=name)([x, y])
+
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = layers.Rescaling(1 / 64, offset=-2, name="normalise")(inputs)
+    x = conv_bn(x, width, "prep")
+    x = conv_bn(x, 2 * width, "layer1")
+    x = layers.MaxPool2D(name="pool1")(x)
+    x = residual(x, 2 * width, "stage1")
+    x = conv_bn(x, 4 * width, "layer2")
+    x = layers.MaxPool2D(name="stage2")(x)
+    x = conv_bn(x, 8 * width, "layer3")
+    x = layers.MaxPool2D(name="pool3")(x)
+    x = residual(x, 8 * width, "stage3")
+    x = layers.Conv2D(num_classes, 1, name="score_conv", dtype="float32")(x)
+    scores = layers.Rescaling(0.125, name="scores", dtype="float32")(x)  # calm logits at the start
+    logits = layers.GlobalAveragePooling2D(name="logits", dtype="float32")(scores)
+    return keras.Model(inputs, logits, name=f"cifar_resnet9_w{width}")
+
+
+def count_macs(model) -> int:
+    """Multiply-adds of one forward pass, counting convolutions (all the work there is)."""
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, layers.Conv2D):
+            height, width, out_channels = layer.output.shape[1:]
+            kh, kw = layer.kernel_size
+            total += height * width * kh * kw * layer.input.shape[-1] * out_channels
+    return int(total)
+
+
+@keras.saving.register_keras_serializable(package="streamsee")
+class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up to the peak over the first `warmup` of the steps, then linear decay to 0."""
+
+    def __init__(self, total_steps: int, peak: float = PEAK_LR, warmup: float = WARMUP_FRACTION):
+        self.total_steps, self.peak, self.warmup = total_steps, peak, warmup
+
+    def __call__(self, step):
+        step = keras.ops.cast(step, "float32")
+        rise = float(max(1, int(self.total_steps * self.warmup)))
+        up = step / rise
+        down = (self.total_steps - step) / max(1.0, self.total_steps - rise)
+        return self.peak * keras.ops.clip(keras.ops.minimum(up, down), 0.0, 1.0)
+
+    def get_config(self):
+        return {"total_steps": self.total_steps, "peak": self.peak, "warmup": self.warmup}
+
+
+# ---------------------------------------------------------------- data
+def training_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int = BATCH_SIZE, seed: int = SEED):
+    """Random crop with reflect padding, horizontal flip, cutout; one-hot labels for smoothing.
+
+    Augmentation runs on whole batches (vectorised ops), which keeps the 2-core input
+    pipeline from competing with the training step.
+    """
+    side = 32 + 2 * PAD
+    generator = tf.random.Generator.from_seed(seed)
+
+    def augment(image, label):
+        n = tf.shape(image)[0]
+        padded = tf.pad(tf.cast(image, tf.float32), [[0, 0], [PAD, PAD], [PAD, PAD], [0, 0]], mode="REFLECT")
+        offsets = tf.cast(generator.uniform((n, 2), 0, 2 * PAD + 1, dtype=tf.int32), tf.float32) / (side - 1)
+        boxes = tf.concat([offsets, offsets + 31 / (side - 1)], axis=1)  # exact pixel positions: no blur
+        image = tf.image.crop_and_resize(padded, boxes, tf.range(n), (32, 32))
+        flip = generator.uniform((n, 1, 1, 1)) < 0.5
+        image = tf.where(flip, tf.reverse(image, axis=[2]), image)
+        if CUTOUT:
+            centre = generator.uniform((n, 2), 0, 32, dtype=tf.int32)
+            grid = tf.range(32)[None, :]
+            rows = tf.abs(grid - centre[:, :1]) <= CUTOUT // 2
+            cols = tf.abs(grid - centre[:, 1:]) <= CUTOUT // 2
+            hole = tf.logical_and(rows[:, :, None], cols[:, None, :])
+            image = tf.where(hole[..., None], 128.0, image)
+        return image, tf.one_hot(tf.cast(label, tf.int32), NUM_CLASSES)
+
+    return (
+        tf.data.Dataset.from_tensor_slices((images, labels))
+        .shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
+        .batch(batch_size, drop_remainder=True)
+        .map(augment, num_parallel_calls=1)
+        .prefetch(2)
+    )
+
+
+def test_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int = 500):
+    def prepare(image, label):
+        return tf.cast(image, tf.float32), tf.one_hot(tf.cast(label, tf.int32), NUM_CLASSES)
+
+    return tf.data.Dataset.from_tensor_slices((images, labels)).batch(batch_size).map(prepare)
+
+
+# ---------------------------------------------------------------- fit
+def train(data: str | os.PathLike, out: str | os.PathLike, epochs: int = EPOCHS, limit: int | None = None,
+          export: bool = True, quiet: bool = False) -> dict:
+    """Train (or resume) into OUT; returns the training log. `limit` trains on the first N images only."""
+    import keras
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(SEED)
+    keras.mixed_precision.set_global_policy(PRECISION)
+
+    train_split = load_cifar10(data, "train")
+    test_split = load_cifar10(data, "test")
+    x_train, y_train = train_split.images, train_split.labels
+    if limit:
+        order = np.random.default_rng(SEED).permutation(len(y_train))[:limit]
+        x_train, y_train = x_train[order], y_train[order]
+        pick = np.random.default_rng(SEED + 1).permutation(len(test_split))[:limit]
+        test_split = type(test_split)(test_split.images[pick], test_split.labels[pick])
+    batch_size = min(BATCH_SIZE, len(y_train))
+    steps_per_epoch = len(y_train) // batch_size
+    train_ds = training_dataset(x_train, y_train, batch_size)
+    test_ds = test_dataset(test_split.images, test_split.labels)
+
+    log_path = out / LOG
+    checkpoint = out / CHECKPOINT
+    log = json.loads(log_path.read_text()) if log_path.exists() and checkpoint.exists() else None
+    if log is not None and log["epochs"] == epochs and log["limit"] == limit:
+        model = keras.models.load_model(checkpoint)
+        initial_epoch = len(log["history"])
+    else:
+        model = build_model()
+        model.compile(
+            optimizer=keras.optimizers.SGD(OneCycle(epochs * steps_per_epoch), momentum=MOMENTUM, nesterov=True,
+                                           weight_decay=WEIGHT_DECAY),
+            loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=LABEL_SMOOTHING),
+            metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+        )
+        initial_epoch = 0
+        log = {
+            "model": model.name, "epochs": epochs, "limit": limit, "batch_size": batch_size,
+            "macs": count_macs(model), "params": int(model.count_params()),
+            "recipe": {"peak_lr": PEAK_LR, "warmup": WARMUP_FRACTION, "momentum": MOMENTUM, "nesterov": True,
+                       "weight_decay": WEIGHT_DECAY, "label_smoothing": LABEL_SMOOTHING, "cutout": CUTOUT,
+                       "pad_crop": PAD, "flip": True, "precision": PRECISION, "seed": SEED},
+            "history": [],
+        }
+
+    progress = _RichProgress(epochs, steps_per_epoch, initial_epoch, quiet)
+    epoch_log = _EpochLog(log, log_path, checkpoint, test_ds, progress)
+    with progress:
+        model.fit(train_ds, epochs=epochs, initial_epoch=initial_epoch, verbose=0, callbacks=[progress, epoch_log])
+
+    if export and log.get("exported") is None:
+        from .export import export_models
+
+        log["exported"] = export_models(model, out, x_train, test_split)
+        log_path.write_text(json.dumps(log, indent=1))
+    return log
+
+
+class _EpochLog(keras.callbacks.Callback):
+    """Test accuracy, seconds, and a checkpoint after every epoch."""
+
+    def __init__(self, log, log_path, checkpoint, test_ds, progress):
+        super().__init__()
+        self.log, self.log_path, self.checkpoint = log, log_path, checkpoint
+        self.test_ds, self.progress = test_ds, progress
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = time.perf_counter() - self.started
+        _, test_accuracy = self.model.evaluate(self.test_ds, verbose=0)
+        entry = {"epoch": epoch + 1, "loss": round(float(logs["loss"]), 5),
+                 "train_accuracy": round(float(logs["accuracy"]), 5),
+                 "test_accuracy": round(float(test_accuracy), 5), "seconds": round(seconds, 1)}
+        self.log["history"].append(entry)
+        self.model.save(self.checkpoint)
+        self.log_path.write_text(json.dumps(self.log, indent=1))
+        self.progress.epoch_done(entry)
+
+
+class _RichProgress(keras.callbacks.Callback):
+    """A rich progress bar over all steps: loss, last epoch's test accuracy."""
+
+    def __init__(self, epochs, steps, initial_epoch, quiet):
+        super().__init__()
+        self.steps = steps
+        self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TextColumn("{task.fields[status]}"), TimeRemainingColumn(),
+                            console=Console(stderr=True), disable=quiet)
+        self.task = self.bar.add_task("train", total=epochs * steps, completed=initial_epoch * steps,
+                                      status="")
+        self.last = ""
+
+    def __enter__(self):
+        self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.bar.__exit__(*exc)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.bar.update(self.task, advance=1, status=f"loss {float(logs['loss']):.3f} {self.last}")
+
+    def epoch_done(self, entry):
+        self.last = f"| epoch {entry['epoch']} test {entry['test_accuracy']:.4f}"
+        self.bar.console.log(f"epoch {entry['epoch']}: loss {entry['loss']:.4f} train "
+                             f"{entry['train_accuracy']:.4f} test {entry['test_accuracy']:.4f} "
+                             f"({entry['seconds']:.0f} s)")
