@@ -6,6 +6,9 @@ float32 class scores, so the live tool never has to import TensorFlow.
 
 from __future__ import annotations
 
+import json
+import shlex
+import sys
 import tempfile
 from pathlib import Path
 
@@ -70,4 +73,42 @@ def export_models(model: keras.Model, out: Path, train_images: np.ndarray, test_
         report[name] = {"test_top1": float((predictions[name] == test_split.labels).mean()),
                         "bytes": (out / name).stat().st_size}
     report["int8_float_agreement"] = float((predictions[FLOAT_NAME] == predictions[INT8_NAME]).mean())
+    report["n_test"] = int(len(test_split))
+    write_model_card(out, report)
     return report
+
+
+def write_model_card(out: Path, report: dict) -> None:
+    """MODEL_CARD.md beside the models: command, time, recipe, accuracy, cost."""
+    from .train import LOG
+
+    log = json.loads((out / LOG).read_text())
+    history = log["history"]
+    command = "streamsee " + shlex.join(sys.argv[1:]) if Path(sys.argv[0]).name == "streamsee" else "(API call)"
+    lines = [
+        f"# Model card: {log['model']}",
+        "",
+        "The CIFAR-10 classifier that both recognition paths share (box crops and fully convolutional frames).",
+        "",
+        f"- Produced by: `{command}` (resumed runs continue the same schedule)",
+        f"- Training: {len(history)} epochs of {log['batch_size']}-image batches, "
+        f"{sum(e['seconds'] for e in history) / 60:.1f} min of fitting on this machine "
+        f"(2 CPU cores, {log['recipe']['precision']})",
+        f"- Recipe: {json.dumps(log['recipe'])}",
+        f"- Cost: {report['macs'] / 1e6:.1f} M multiply-adds per 32x32 crop, {report['params'] / 1e6:.3f} M parameters",
+        f"- Input: BGR uint8 pixels, 32x32 (any size runs fully convolutionally); output: 10 class scores (logits)",
+        "",
+        f"| model | file | test top-1 ({report['n_test']} images) | size |",
+        "|---|---|---|---|",
+    ]
+    for label, name in (("float32", FLOAT_NAME), ("int8 (full integer, calibrated on "
+                                                   f"{CALIBRATION_IMAGES} training images)", INT8_NAME)):
+        lines.append(f"| {label} | `{name}` | {report[name]['test_top1']:.2%} | {report[name]['bytes'] / 1e6:.2f} MB |")
+    lines += [
+        "",
+        f"int8 and float agree on {report['int8_float_agreement']:.2%} of test images.",
+        f"The per-epoch log (loss, train and test accuracy, seconds) is `{LOG}` beside this card.",
+        "Test images are only scored, never trained on.",
+        "",
+    ]
+    (out / "MODEL_CARD.md").write_text("\n".join(lines))

@@ -150,24 +150,33 @@ def test_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int = 500):
 
 
 # ---------------------------------------------------------------- fit
+def subset(split, limit: int | None, seed: int):
+    """A fixed random `limit` images of `split` (all of it when limit is None)."""
+    if not limit:
+        return split
+    pick = np.random.default_rng(seed).permutation(len(split))[:limit]
+    return type(split)(split.images[pick], split.labels[pick])
+
+
 def train(data: str | os.PathLike, out: str | os.PathLike, epochs: int = EPOCHS, limit: int | None = None,
-          export: bool = True, quiet: bool = False) -> dict:
-    """Train (or resume) into OUT; returns the training log. `limit` trains on the first N images only."""
-    import keras
-    out = Path(out)
+          batch_size: int = BATCH_SIZE, export: bool = True, quiet: bool = False) -> dict:
+    """Train (or resume) into OUT; returns the training log. `limit` trains on N random images only."""
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(PRECISION)
+    try:
+        return _train(data, Path(out), epochs, limit, batch_size, export, quiet)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def _train(data, out: Path, epochs: int, limit: int | None, batch_size: int, export: bool, quiet: bool) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(SEED)
-    keras.mixed_precision.set_global_policy(PRECISION)
 
-    train_split = load_cifar10(data, "train")
-    test_split = load_cifar10(data, "test")
+    train_split = subset(load_cifar10(data, "train"), limit, SEED)
+    test_split = subset(load_cifar10(data, "test"), limit, SEED + 1)
     x_train, y_train = train_split.images, train_split.labels
-    if limit:
-        order = np.random.default_rng(SEED).permutation(len(y_train))[:limit]
-        x_train, y_train = x_train[order], y_train[order]
-        pick = np.random.default_rng(SEED + 1).permutation(len(test_split))[:limit]
-        test_split = type(test_split)(test_split.images[pick], test_split.labels[pick])
-    batch_size = min(BATCH_SIZE, len(y_train))
+    batch_size = min(batch_size, len(y_train))
     steps_per_epoch = len(y_train) // batch_size
     train_ds = training_dataset(x_train, y_train, batch_size)
     test_ds = test_dataset(test_split.images, test_split.labels)
@@ -175,7 +184,11 @@ def train(data: str | os.PathLike, out: str | os.PathLike, epochs: int = EPOCHS,
     log_path = out / LOG
     checkpoint = out / CHECKPOINT
     log = json.loads(log_path.read_text()) if log_path.exists() and checkpoint.exists() else None
-    if log is not None and log["epochs"] == epochs and log["limit"] == limit:
+    if log is not None:
+        settings, wanted = (log["epochs"], log["limit"], log["batch_size"]), (epochs, limit, batch_size)
+        if settings != wanted:
+            raise ValueError(f"{str(out)!r} holds a run with (epochs, limit, batch size) = {settings}, not {wanted}: "
+                             "resume it with the same settings or train into a new folder")
         model = keras.models.load_model(checkpoint)
         initial_epoch = len(log["history"])
     else:

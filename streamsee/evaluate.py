@@ -1,0 +1,61 @@
+"""Score a classifier on the CIFAR-10 test split: top-1, per-class accuracy, confusion matrix."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.metrics import accuracy_score, confusion_matrix, recall_score
+
+from .classifier import DEFAULT_MODEL, Classifier
+from .data import load_cifar10
+from .labels import CLASSES
+
+
+@dataclass(frozen=True)
+class ClassifierReport:
+    top1: float
+    per_class: dict[str, float]
+    confusion: list[list[int]]
+    model: str
+    n: int
+
+    def to_json(self) -> dict:
+        return {"top1": self.top1, "per_class": self.per_class, "confusion": self.confusion,
+                "model": self.model, "n": self.n}
+
+
+def evaluate_classifier(data: os.PathLike | str, model: os.PathLike | str = DEFAULT_MODEL) -> ClassifierReport:
+    split = load_cifar10(data, "test")
+    with Classifier(model) as classifier:
+        predicted = classifier.predict(split.images).argmax(axis=1)
+    classes = list(range(len(CLASSES)))
+    per_class = recall_score(split.labels, predicted, labels=classes, average=None, zero_division=0)
+    return ClassifierReport(
+        top1=float(accuracy_score(split.labels, predicted)),
+        per_class={name: float(value) for name, value in zip(CLASSES, per_class)},
+        confusion=confusion_matrix(split.labels, predicted, labels=classes).tolist(),
+        model=str(model),
+        n=int(len(split)),
+    )
+
+
+def render_report(report: ClassifierReport, console) -> None:
+    """The report as rich tables: per-class accuracy, then the confusion matrix."""
+    from rich.table import Table
+
+    summary = Table(title=f"{report.model}: top-1 {report.top1:.2%} on {report.n} test images")
+    summary.add_column("class")
+    summary.add_column("accuracy", justify="right")
+    for name, value in report.per_class.items():
+        summary.add_row(name, f"{value:.2%}")
+    console.print(summary)
+
+    matrix = Table(title="confusion (rows: true class, columns: predicted)")
+    matrix.add_column("")
+    for name in CLASSES:
+        matrix.add_column(name[:5], justify="right")
+    for name, row in zip(CLASSES, report.confusion):
+        matrix.add_row(name, *(f"[bold]{v}[/bold]" if i == CLASSES.index(name) else str(v) for i, v in enumerate(row)))
+    console.print(matrix)

@@ -1,0 +1,96 @@
+"""The shipped classifier: accuracy on the real test set, int8 vs float, runtime behaviour."""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from streamsee.classifier import DEFAULT_MODEL, MODELS_DIR, Classifier, ModelFileError, to_bgr
+from streamsee.evaluate import evaluate_classifier
+
+# What the shipped int8 model scores on the 10,000 JPEG test images, minus a hair.
+# See streamsee/models/classifier/MODEL_CARD.md for the measured figure.
+INT8_TOP1_FLOOR = 0.91
+
+
+@pytest.fixture(scope="module")
+def predictions(cifar_test):
+    result = {}
+    for name in ("classifier_float.tflite", "classifier_int8.tflite"):
+        with Classifier(MODELS_DIR / name) as classifier:
+            result[name] = classifier.predict(cifar_test.images).argmax(1)
+    return result
+
+
+def test_shipped_int8_accuracy(predictions, cifar_test):
+    top1 = float((predictions["classifier_int8.tflite"] == cifar_test.labels).mean())
+    assert top1 >= INT8_TOP1_FLOOR
+
+
+def test_int8_close_to_float(predictions, cifar_test):
+    int8, float_ = predictions["classifier_int8.tflite"], predictions["classifier_float.tflite"]
+    assert (int8 == float_).mean() >= 0.99
+    assert (float_ == cifar_test.labels).mean() - (int8 == cifar_test.labels).mean() <= 0.005
+
+
+def test_model_card_matches_the_shipped_files():
+    log = json.loads((MODELS_DIR / "training_log.json").read_text())
+    exported = log["exported"]
+    assert exported["macs"] <= 41_000_000 and exported["params"] <= 1_000_000
+    assert exported["classifier_int8.tflite"]["bytes"] == DEFAULT_MODEL.stat().st_size
+    card = (MODELS_DIR / "MODEL_CARD.md").read_text()
+    assert f"{exported['classifier_int8.tflite']['test_top1']:.2%}" in card
+
+
+def test_evaluate_report(cifar_path):
+    report = evaluate_classifier(cifar_path)
+    assert report.n == 10000 and report.top1 >= INT8_TOP1_FLOOR
+    assert np.array(report.confusion).sum() == 10000
+    assert np.trace(np.array(report.confusion)) / 10000 == pytest.approx(report.top1)
+    assert set(report.per_class) == {"airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
+                                     "ship", "truck"}
+
+
+def test_batches_of_any_size_give_the_same_answers(cifar_test):
+    crops = cifar_test.images[:70]
+    with Classifier() as classifier:
+        whole = classifier.predict(crops, batch_size=64)
+        one_by_one = np.concatenate([classifier.predict(crop[None]) for crop in crops[:5]])
+    np.testing.assert_allclose(whole[:5], one_by_one, atol=1e-5)
+
+
+def test_channel_layouts_are_converted():
+    grey = np.full((40, 50), 7, np.uint8)
+    assert to_bgr(grey).shape == (40, 50, 3)
+    bgra = np.zeros((40, 50, 4), np.uint8)
+    bgra[..., 2] = 200
+    assert to_bgr(bgra)[0, 0].tolist() == [0, 0, 200]
+    deep = np.full((8, 8, 3), 65535, np.uint16)
+    assert to_bgr(deep).max() == 255
+    with pytest.raises(ValueError, match="float64"):
+        to_bgr(np.zeros((4, 4, 3)))
+
+
+def test_missing_and_corrupt_model_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.tflite"):
+        Classifier(tmp_path / "nope.tflite")
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(b"definitely not a flatbuffer" * 10)
+    with pytest.raises(ModelFileError, match="bad.tflite"):
+        Classifier(bad)
+
+
+def test_close_twice_and_use_after_close():
+    classifier = Classifier()
+    classifier.close()
+    classifier.close()
+    with pytest.raises(ValueError, match="closed"):
+        classifier.predict(np.zeros((1, 32, 32, 3), np.uint8))
+
+
+def test_a_cat_photo(media):
+    image = cv2.imread(str(media("photos/cat_chelsea.png")))
+    with Classifier() as classifier:
+        probabilities = classifier.classify(image)
+    assert 3 in probabilities.argsort()[::-1][:3]  # 3 = cat
