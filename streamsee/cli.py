@@ -12,7 +12,30 @@ import sys
 from pathlib import Path
 
 EXIT_USER_ERROR = 2
+DEFAULT_DATA = "../shared/data/cifar10-jpeg.tar.gz"
 USER_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, ValueError, OSError)
+
+
+SUBCOMMANDS = ("classify", "evaluate", "train")
+
+
+def build_run_parser() -> argparse.ArgumentParser:
+    from .analyse import MODES
+    from .proposals import PROPOSAL_METHODS
+
+    parser = argparse.ArgumentParser(
+        prog="streamsee", description="Recognise the ten CIFAR-10 classes in images and video. "
+        f"Other commands: {', '.join(SUBCOMMANDS)} (streamsee COMMAND -h).")
+    parser.add_argument("input", metavar="INPUT", help="an image, or a folder of images (file-name order)")
+    parser.add_argument("--mode", choices=MODES, default="segment", help="box path, FCN path, or both side by side")
+    parser.add_argument("--proposals", choices=PROPOSAL_METHODS, default="boundieboxies",
+                        help="region proposals for the box path")
+    parser.add_argument("--output", help="annotated image (or folder, for a folder input)")
+    parser.add_argument("--jsonl", help="one JSON object per frame and path")
+    parser.add_argument("--save-masks", metavar="DIR", help="DIR/NNNNNN.png: class id per pixel, 255 = none")
+    parser.add_argument("--working-width", type=int, default=224, help="FCN working width in pixels (multiple of 8)")
+    parser.add_argument("--min-score", type=float, default=0.9, help="box path: least class probability kept")
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,17 +48,39 @@ def build_parser() -> argparse.ArgumentParser:
     classify.add_argument("--model", default=None, help="LiteRT classifier (default: the shipped int8 model)")
     classify.add_argument("--json", action="store_true", help="print one JSON object per image")
 
-    evaluate = commands.add_parser("evaluate", help="score the shipped classifier on the CIFAR-10 test split")
-    evaluate.add_argument("--data", required=True, help="CIFAR-10: JPEG tree (.tar.gz or folder) or binary release")
+    evaluate = commands.add_parser("evaluate", help="score the shipped classifier on the CIFAR-10 test split, "
+                                   "or both paths on composed scenes (--scenes N)")
+    evaluate.add_argument("--data", default=DEFAULT_DATA,
+                          help=f"CIFAR-10: JPEG tree (.tar.gz or folder) or binary release (default: {DEFAULT_DATA})")
     evaluate.add_argument("--model", default=None, help="LiteRT classifier (default: the shipped int8 model)")
+    evaluate.add_argument("--scenes", type=int, default=None, metavar="N",
+                          help="compose N 640x480 scenes from test images and measure both paths on them")
+    evaluate.add_argument("--backgrounds", default=None, help="folder of photos with none of the classes, for --scenes "
+                          "(default: ../shared/media/negatives)")
+    evaluate.add_argument("--working-width", type=int, default=None, help="FCN working width for --scenes")
     evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
 
-    train = commands.add_parser("train", help="train the shared CIFAR-10 convnet (checkpoints and resumes)")
+    train = commands.add_parser("train", help="train the shared CIFAR-10 convnet (checkpoints and resumes), "
+                                "or the FCN heads on top of it")
+    train.add_argument("what", nargs="?", choices=("classifier", "fcn"), default="classifier",
+                       help="the classifier (default) or the FCN heads")
     train.add_argument("--data", required=True, help="CIFAR-10: JPEG tree (.tar.gz or folder) or binary release")
     train.add_argument("--out", required=True, help="folder for checkpoint, log, exported models, model card")
-    train.add_argument("--epochs", type=int, default=None, help="length of the one-cycle schedule")
-    train.add_argument("--limit", type=int, default=None, help="train on this many images only (smoke runs)")
+    train.add_argument("--epochs", type=int, default=None, help="classifier: length of the one-cycle schedule")
+    train.add_argument("--limit", type=int, default=None, help="classifier: train on this many images only")
+    train.add_argument("--steps", type=int, default=None, help="fcn: training steps")
     return parser
+
+
+def run_input(args) -> int:
+    from .analyse import Analyser
+    from .stills import process_stills
+
+    with Analyser(args.mode, proposals=args.proposals, working_width=args.working_width,
+                  min_score=args.min_score) as analyser:
+        count = process_stills(args.input, analyser, output=args.output, jsonl=args.jsonl, masks=args.save_masks)
+    print(f"streamsee: {count} image{'s' if count != 1 else ''} analysed ({args.mode})", file=sys.stderr)
+    return 0
 
 
 def run_classify(args) -> int:
@@ -68,6 +113,18 @@ def run_evaluate(args) -> int:
     from .classifier import DEFAULT_MODEL
     from .evaluate import evaluate_classifier, render_report
 
+    if args.scenes is not None:
+        from .scene_eval import DEFAULT_BACKGROUNDS, evaluate_scenes, render_scene_report
+
+        if args.scenes < 1:
+            raise ValueError(f"--scenes must be at least 1, got {args.scenes}")
+        scene_report = evaluate_scenes(args.data, args.scenes, args.backgrounds or DEFAULT_BACKGROUNDS,
+                                       working_width=args.working_width)
+        if args.json:
+            print(json.dumps(scene_report))
+        else:
+            render_scene_report(scene_report, Console())
+        return 0
     report = evaluate_classifier(args.data, args.model or DEFAULT_MODEL)
     if args.json:
         print(json.dumps(report.to_json()))
@@ -77,6 +134,11 @@ def run_evaluate(args) -> int:
 
 
 def run_train(args) -> int:
+    if args.what == "fcn":
+        from . import train_fcn
+
+        train_fcn.train_fcn(args.data, args.out, steps=args.steps or train_fcn.STEPS)
+        return 0
     from . import train
 
     train.train(args.data, args.out, epochs=args.epochs or train.EPOCHS, limit=args.limit)
@@ -87,9 +149,15 @@ COMMANDS = {"classify": run_classify, "evaluate": run_evaluate, "train": run_tra
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in SUBCOMMANDS:
+        args = build_parser().parse_args(argv)
+        command = COMMANDS[args.command]
+    else:
+        args = build_run_parser().parse_args(argv)
+        command = run_input
     try:
-        return COMMANDS[args.command](args)
+        return command(args)
     except USER_ERRORS as error:
         print(f"streamsee: error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR

@@ -16,6 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+WEIGHTS_NAME = "classifier.weights.h5"  # Keras weights: the FCN's backbone starts from them
 FLOAT_NAME = "classifier_float.tflite"
 INT8_NAME = "classifier_int8.tflite"
 CALIBRATION_IMAGES = 1000
@@ -61,6 +62,7 @@ def export_models(model: keras.Model, out: Path, train_images: np.ndarray, test_
     from .train import build_model, count_macs
 
     model = as_float32(model, build_model)
+    model.save_weights(out / WEIGHTS_NAME)
     rng = np.random.default_rng(0)
     calibration = train_images[rng.choice(len(train_images), min(CALIBRATION_IMAGES, len(train_images)), replace=False)]
     (out / FLOAT_NAME).write_bytes(convert(model, (None, 32, 32, 3), None))

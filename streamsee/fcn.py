@@ -1,0 +1,108 @@
+"""The FCN path: the shared convnet run fully convolutionally over the whole frame.
+
+The LiteRT model (made by ``streamsee train fcn``) maps a frame at a working resolution to
+logits for the ten classes plus background at stride 2, fused from score layers at strides
+8, 4 and 2. Here they become per-pixel probabilities, a class map at the frame's size
+(255 = no class) and one region per class present: area fraction, mean and peak probability,
+bounding box.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .classifier import load_interpreter, softmax
+from .labels import BACKGROUND_ID, NUM_CLASSES
+from .result import Result
+
+DEFAULT_FCN = Path(__file__).parent / "models" / "fcn" / "fcn_int8.tflite"
+OUTPUT_STRIDE = 2
+STRIDE = 8  # the working size is rounded to a multiple of the deepest stride
+
+
+class Segmenter:
+    """Per-pixel classes for BGR uint8 frames of any size.
+
+    >>> with Segmenter() as segment:
+    ...     result = segment(frame)     # Result with class_map, probabilities, one box per class
+    """
+
+    def __init__(self, model_path: os.PathLike | str = DEFAULT_FCN, working_width: int = 224,
+                 min_area: float = 0.002, threads: int | None = None):
+        if working_width < 32 or working_width % STRIDE:
+            raise ValueError(f"working_width must be a multiple of {STRIDE} and at least 32, got {working_width!r}")
+        self.model_path = Path(model_path)
+        self.working_width = working_width
+        self.min_area = min_area
+        self._interpreter = load_interpreter(self.model_path, threads)
+        self._input = self._interpreter.get_input_details()[0]
+        self._output = self._interpreter.get_output_details()[0]
+        self._shape: tuple[int, int] = (0, 0)
+        self.closed = False
+
+    def __enter__(self) -> "Segmenter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._interpreter = None
+        self.closed = True
+
+    def working_size(self, frame_shape: tuple[int, ...]) -> tuple[int, int]:
+        """(height, width) the network sees for a frame of this shape: aspect kept, multiples of 8."""
+        height, width = frame_shape[:2]
+        working_height = max(STRIDE, int(round(self.working_width * height / width / STRIDE)) * STRIDE)
+        return working_height, self.working_width
+
+    def probabilities(self, frame: np.ndarray) -> np.ndarray:
+        """Softmax over the ten classes then background, (h, w, 11) at stride 2 of the working size."""
+        if self.closed:
+            raise ValueError(f"segmenter {str(self.model_path)!r} is closed")
+        if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+            raise ValueError(f"frame must be BGR uint8 (H, W, 3), got {frame.dtype} {frame.shape}")
+        height, width = self.working_size(frame.shape)
+        if (height, width) != self._shape:
+            self._interpreter.resize_tensor_input(self._input["index"], (1, height, width, 3))
+            self._interpreter.allocate_tensors()
+            self._shape = (height, width)
+        working = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
+        self._interpreter.set_tensor(self._input["index"], working[None].astype(self._input["dtype"]))
+        self._interpreter.invoke()
+        return softmax(self._interpreter.get_tensor(self._output["index"])[0].astype(np.float32))
+
+    def __call__(self, frame: np.ndarray) -> Result:
+        probabilities = self.probabilities(frame)
+        labels = probabilities.argmax(axis=2).astype(np.uint8)
+        labels[labels == NUM_CLASSES] = BACKGROUND_ID
+        boxes, class_ids, scores, areas = [], [], [], []
+        scale_x = frame.shape[1] / labels.shape[1]
+        scale_y = frame.shape[0] / labels.shape[0]
+        for class_id in np.unique(labels):
+            if class_id == BACKGROUND_ID:
+                continue
+            mask = labels == class_id
+            area = float(mask.mean())
+            if area < self.min_area:
+                labels[mask] = BACKGROUND_ID
+                continue
+            rows, cols = np.nonzero(mask)
+            boxes.append((cols.min() * scale_x, rows.min() * scale_y, (cols.max() + 1) * scale_x,
+                          (rows.max() + 1) * scale_y))
+            class_ids.append(int(class_id))
+            scores.append(float(probabilities[..., class_id][mask].mean()))
+            areas.append(area)
+        class_map = cv2.resize(labels, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_NEAREST)
+        return Result(np.array(boxes, np.float32).reshape(-1, 4), class_ids, scores, areas, class_map, probabilities)
+
+
+def peak_probability(result: Result) -> np.ndarray:
+    """Per region of an FCN result, the highest probability of its class anywhere in the frame."""
+    if result.probabilities is None:
+        return np.zeros(0, np.float32)
+    return np.array([result.probabilities[..., c].max() for c in result.class_id], np.float32)

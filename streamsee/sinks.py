@@ -1,0 +1,83 @@
+"""Where results go: JSON lines, class-id masks, annotated images. Each sink is a context
+manager whose close() is safe to call twice; output paths are checked before any work starts."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .analyse import PathResult
+
+
+class OutputError(PermissionError):
+    """An output path that cannot be written."""
+
+
+def check_writable(path: os.PathLike | str, folder: bool = False) -> Path:
+    """Create `path` (a folder) or its parent, and prove it can be written, before processing starts."""
+    path = Path(path)
+    directory = path if folder else path.parent
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        probe = directory / f".streamsee-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise OutputError(f"cannot write output {str(path)!r}: {error.strerror or error}") from None
+    if not folder and path.is_dir():
+        raise OutputError(f"cannot write output {str(path)!r}: it is a folder")
+    return path
+
+
+class JsonlSink:
+    """One JSON object per frame and path, flushed as it goes (nothing is lost on a crash)."""
+
+    def __init__(self, path: os.PathLike | str):
+        self.path = check_writable(path)
+        self._file = open(self.path, "w", encoding="utf-8")
+
+    def __enter__(self) -> "JsonlSink":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+
+    def write(self, frame: int, t: float, output: PathResult, analysed: bool = True, latency_ms: float | None = None):
+        result = output.result
+        row = {"frame": frame, "t": round(t, 6), "mode": output.mode, "analysed": analysed,
+               "latency_ms": round(output.latency_ms if latency_ms is None else latency_ms, 2),
+               "boxes": result.boxes_json() if output.mode == "boxes" else [],
+               "segments": result.segments_json() if output.mode == "segment" else []}
+        self._file.write(json.dumps(row) + "\n")
+        self._file.flush()
+
+
+class MaskSink:
+    """DIR/NNNNNN.png: uint8 class id per pixel at the source resolution, 255 where no class."""
+
+    def __init__(self, folder: os.PathLike | str):
+        self.folder = check_writable(folder, folder=True)
+        self.closed = False
+
+    def __enter__(self) -> "MaskSink":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.closed = True
+
+    def write(self, frame: int, class_map: np.ndarray) -> Path:
+        path = self.folder / f"{frame:06d}.png"
+        if not cv2.imwrite(str(path), class_map):
+            raise OutputError(f"cannot write mask {str(path)!r}")
+        return path

@@ -1,0 +1,155 @@
+"""Train the FCN heads: the shared classifier made fully convolutional, with skip layers.
+
+Reads top to bottom: constants, build_fcn(), data (scenes composed on the fly), fit, export.
+Run it as ``streamsee train fcn --data PATH --out DIR``. The backbone is the shipped classifier
+(its Keras weights, classifier.weights.h5); score layers on three depths (strides 8, 4, 2) are
+fused FCN-style: coarse scores upsampled 2x (bilinear) and summed with the finer ones. Output:
+logits for the ten classes plus background at stride 2; the runtime upsamples to the frame.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from keras import layers  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn  # noqa: E402
+
+from .data import load_cifar10  # noqa: E402
+from .labels import BACKGROUND_ID, NUM_CLASSES  # noqa: E402
+from .scenes import compose, skimage_backgrounds  # noqa: E402
+from .train import build_model  # noqa: E402
+
+# ---------------------------------------------------------------- constants
+BACKBONE_WEIGHTS = Path(__file__).parent / "models" / "classifier" / "classifier.weights.h5"
+CROP = 128  # training scenes are CROP x CROP at the working resolution
+OBJECT_SIDE = (20, 88)  # pasted object sides at the working resolution, pixels
+OBJECTS = (0, 3)  # objects per training scene (0 = empty scene)
+BATCH_SIZE = 16
+STEPS = 2000
+LEARNING_RATE = 1e-3  # Adam, cosine decay to 0
+FINE_TUNE_BACKBONE = False  # heads only: the classifier's features stay exactly as shipped
+BACKGROUND = NUM_CLASSES  # index of the background channel in the FCN output
+SEED = 0
+LOG = "fcn_training_log.json"
+FLOAT_NAME = "fcn_float.tflite"
+INT8_NAME = "fcn_int8.tflite"
+
+
+# ---------------------------------------------------------------- model
+def build_fcn(backbone_weights: str | os.PathLike | None = BACKBONE_WEIGHTS) -> keras.Model:
+    """The classifier with score layers at strides 8, 4 and 2 fused through skip connections."""
+    backbone = build_model(input_shape=(None, None, 3))
+    if backbone_weights is not None:
+        backbone.load_weights(backbone_weights)
+    backbone.trainable = FINE_TUNE_BACKBONE
+    classes = NUM_CLASSES + 1
+
+    coarse = layers.Conv2D(classes, 1, name="score_stride8")(backbone.get_layer("stage3").output)
+    middle = layers.Conv2D(classes, 1, kernel_initializer="zeros", name="score_stride4")(
+        backbone.get_layer("stage2").output)
+    fine = layers.Conv2D(classes, 1, kernel_initializer="zeros", name="score_stride2")(
+        backbone.get_layer("stage1").output)
+    x = upsample_2x(classes, "up_stride4")(coarse)
+    x = layers.Add(name="fuse_stride4")([x, middle])
+    x = upsample_2x(classes, "up_stride2")(x)
+    logits = layers.Add(name="fuse_stride2")([x, fine])
+    model = keras.Model(backbone.input, logits, name="fcn_stride2")
+
+    # Start the stride-8 scores from the classifier's own head: ten class scores as trained,
+    # background at zero, so training begins from "the classifier, run convolutionally".
+    kernel, bias = backbone.get_layer("score_conv").get_weights()
+    scale = 0.125  # the classifier's "scores" rescaling
+    model.get_layer("score_stride8").set_weights([
+        np.concatenate([kernel * scale, np.zeros_like(kernel[..., :1])], axis=-1),
+        np.concatenate([bias * scale, [0.0]]).astype(np.float32),
+    ])
+    return model
+
+
+def upsample_2x(channels: int, name: str) -> layers.Layer:
+    """2x upsampling as a fixed transposed convolution initialised bilinear (runs at any input size)."""
+    taps = np.array([0.25, 0.75, 0.75, 0.25], np.float32)
+    kernel = np.zeros((4, 4, channels, channels), np.float32)
+    for c in range(channels):
+        kernel[:, :, c, c] = np.outer(taps, taps)
+    return layers.Conv2DTranspose(channels, 4, strides=2, padding="same", use_bias=False, trainable=False,
+                                  kernel_initializer=keras.initializers.Constant(kernel), name=name)
+
+
+# ---------------------------------------------------------------- data
+def scene_batches(images: np.ndarray, labels: np.ndarray, photos, seed: int = SEED):
+    """Endless batches of composed training scenes with label maps at stride 2."""
+    rng = np.random.default_rng(seed)
+    while True:
+        batch_images = np.empty((BATCH_SIZE, CROP, CROP, 3), np.float32)
+        batch_labels = np.empty((BATCH_SIZE, CROP // 2, CROP // 2), np.int32)
+        for i in range(BATCH_SIZE):
+            scene = compose(rng, photos, images, labels, size=(CROP, CROP), objects=OBJECTS, side=OBJECT_SIDE,
+                            jitter=True)
+            batch_images[i] = scene.image
+            label_map = scene.label_map[1::2, 1::2].astype(np.int32)
+            batch_labels[i] = np.where(label_map == BACKGROUND_ID, BACKGROUND, label_map)
+        yield batch_images, batch_labels
+
+
+# ---------------------------------------------------------------- fit
+def train_fcn(data: str | os.PathLike, out: str | os.PathLike, steps: int = STEPS,
+              backbone_weights: str | os.PathLike = BACKBONE_WEIGHTS, export: bool = True, quiet: bool = False) -> dict:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(SEED)
+    train_split = load_cifar10(data, "train")  # training images only: test images are for evaluation
+    photos = skimage_backgrounds()
+
+    model = build_fcn(backbone_weights)
+    schedule = keras.optimizers.schedules.CosineDecay(LEARNING_RATE, steps)
+    model.compile(optimizer=keras.optimizers.Adam(schedule),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=[keras.metrics.SparseCategoricalAccuracy(name="pixel_accuracy")])
+    dataset = tf.data.Dataset.from_generator(
+        lambda: scene_batches(train_split.images, train_split.labels, photos),
+        output_signature=(tf.TensorSpec((BATCH_SIZE, CROP, CROP, 3), tf.float32),
+                          tf.TensorSpec((BATCH_SIZE, CROP // 2, CROP // 2), tf.int32)),
+    ).prefetch(2)
+
+    chunk = 100
+    log = {"model": model.name, "steps": steps, "batch_size": BATCH_SIZE, "crop": CROP, "object_side": OBJECT_SIDE,
+           "objects": OBJECTS, "learning_rate": LEARNING_RATE, "fine_tune_backbone": FINE_TUNE_BACKBONE,
+           "backbone_weights": str(backbone_weights), "backgrounds": "scikit-image photos (see scenes.py)",
+           "history": []}
+    bar = Progress(TextColumn("[bold]fcn"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}"),
+                   TimeRemainingColumn(), console=Console(stderr=True), disable=quiet)
+    task = bar.add_task("fcn", total=steps, status="")
+    started = time.perf_counter()
+    with bar:
+        for first in range(0, steps, chunk):
+            n = min(chunk, steps - first)
+            history = model.fit(dataset, steps_per_epoch=n, epochs=1, verbose=0).history
+            entry = {"step": first + n, "loss": round(history["loss"][-1], 5),
+                     "pixel_accuracy": round(history["pixel_accuracy"][-1], 5),
+                     "seconds": round(time.perf_counter() - started, 1)}
+            log["history"].append(entry)
+            bar.update(task, advance=n, status=f"loss {entry['loss']:.3f} pixel acc {entry['pixel_accuracy']:.3f}")
+            (out / LOG).write_text(json.dumps(log, indent=1))
+    model.save_weights(out / "fcn.weights.h5")
+
+    if export:
+        from .export import convert
+
+        rng = np.random.default_rng(SEED + 1)
+        calibration = np.stack([compose(rng, photos, train_split.images, train_split.labels, size=(168, 224),
+                                        objects=(0, 3), side=(20, 88), jitter=True).image for _ in range(200)])
+        (out / FLOAT_NAME).write_bytes(convert(model, (1, None, None, 3), None))
+        (out / INT8_NAME).write_bytes(convert(model, (1, None, None, 3), calibration))
+        log["exported"] = {name: (out / name).stat().st_size for name in (FLOAT_NAME, INT8_NAME)}
+        (out / LOG).write_text(json.dumps(log, indent=1))
+    return log

@@ -1,0 +1,123 @@
+"""Region proposals: the box contract, recall on a synthetic scene, empty frames, many objects."""
+
+import cv2
+import numpy as np
+import pytest
+from skimage import data
+
+from streamsee.proposals import (PROPOSAL_METHODS, BoundieBoxies, DlibProposals, box_iou,
+                                 make_proposals, recall)
+
+# Recall (IoU >= 0.5) of the pasted patches in `scene(8)`, measured at 1.0 for both methods
+# with the default settings, less a margin.
+RECALL_FLOOR = {"boundieboxies": 0.75, "dlib": 0.75}
+
+
+def scene(n: int, seed: int = 0, size: tuple[int, int] = (480, 640)) -> tuple[np.ndarray, np.ndarray]:
+    """A noisy grey BGR frame with `n` photo patches pasted one per grid cell, and their boxes."""
+    rng = np.random.default_rng(seed)
+    height, width = size
+    frame = np.clip(rng.normal(128, 4, (height, width, 3)), 0, 255).astype(np.uint8)
+    photos = [cv2.cvtColor(p, cv2.COLOR_RGB2BGR) for p in (data.chelsea(), data.astronaut(), data.coffee(), data.rocket())]
+    cols = int(np.ceil(np.sqrt(n * width / height)))
+    cell_h, cell_w = height // int(np.ceil(n / cols)), width // cols
+    truth = []
+    for cell in rng.permutation(int(np.ceil(n / cols)) * cols)[:n]:
+        row, col = divmod(int(cell), cols)
+        h, w = int(cell_h * rng.uniform(0.5, 0.75)), int(cell_w * rng.uniform(0.5, 0.75))
+        y, x = row * cell_h + rng.integers(0, cell_h - h + 1), col * cell_w + rng.integers(0, cell_w - w + 1)
+        photo = photos[rng.integers(len(photos))]
+        top, left = rng.integers(0, photo.shape[0] // 2), rng.integers(0, photo.shape[1] // 2)
+        crop = photo[top:top + photo.shape[0] // 2, left:left + photo.shape[1] // 2]
+        frame[y:y + h, x:x + w] = cv2.resize(crop, (w, h), interpolation=cv2.INTER_AREA)
+        truth.append([x, y, x + w, y + h])
+    return frame, np.array(truth, np.float32)
+
+
+def assert_valid_boxes(boxes: np.ndarray, frame: np.ndarray) -> None:
+    height, width = frame.shape[:2]
+    assert boxes.dtype == np.float32 and boxes.ndim == 2 and boxes.shape[1] == 4
+    assert np.all(boxes[:, 2] > boxes[:, 0]) and np.all(boxes[:, 3] > boxes[:, 1])
+    assert np.all(boxes[:, :2] >= 0) and np.all(boxes[:, 2] <= width) and np.all(boxes[:, 3] <= height)
+
+
+@pytest.fixture(scope="module")
+def eight_objects():
+    return scene(8)
+
+
+@pytest.mark.parametrize("name", PROPOSAL_METHODS)
+def test_boxes_are_valid_and_find_the_objects(name, eight_objects):
+    frame, truth = eight_objects
+    boxes = make_proposals(name)(frame)
+    assert_valid_boxes(boxes, frame)
+    assert recall(boxes, truth) >= RECALL_FLOOR[name]
+
+
+@pytest.mark.parametrize("name", PROPOSAL_METHODS)
+def test_boxes_map_back_to_frame_coordinates(name):
+    """A frame bigger than the working size: boxes come back in its pixels, not the working ones."""
+    frame, truth = scene(6, seed=3, size=(960, 1280))
+    boxes = make_proposals(name)(frame)
+    assert_valid_boxes(boxes, frame)
+    assert recall(boxes, truth) >= 0.6
+
+
+@pytest.mark.parametrize("name", PROPOSAL_METHODS)
+@pytest.mark.parametrize("frame", [np.full((480, 640, 3), 77, np.uint8), np.zeros((0, 0, 3), np.uint8),
+                                   np.full((240, 320), 200, np.uint8), np.zeros((2, 3, 3), np.uint8)],
+                         ids=["uniform", "empty", "uniform-grey", "tiny"])
+def test_featureless_frames_give_no_boxes(name, frame):
+    boxes = make_proposals(name)(frame)
+    assert boxes.dtype == np.float32 and boxes.shape == (0, 4)
+
+
+def test_boundieboxies_k_follows_the_number_of_objects():
+    proposer = BoundieBoxies()
+    few_frame, few_truth = scene(5)
+    many_frame, many_truth = scene(600)
+    few, many = proposer(few_frame), proposer(many_frame)
+    assert_valid_boxes(many, many_frame)
+    assert len(many) > 5 * len(few)
+    assert len(many) >= len(many_truth) // 2
+    assert recall(many, many_truth) >= 0.4  # measured 0.61: most of the 600 get a box of their own
+
+
+def test_dlib_keeps_at_most_max_boxes(eight_objects):
+    frame, _ = eight_objects
+    boxes = DlibProposals(max_boxes=7)(frame)
+    assert 0 < len(boxes) <= 7
+    assert box_iou(boxes, boxes)[~np.eye(len(boxes), dtype=bool)].max() <= 0.7  # near-duplicates dropped
+
+
+def test_factory_passes_settings_and_rejects_unknown_names():
+    assert PROPOSAL_METHODS == ("boundieboxies", "dlib")
+    assert isinstance(make_proposals("boundieboxies", max_points=500), BoundieBoxies)
+    assert make_proposals("dlib", max_boxes=5).max_boxes == 5
+    with pytest.raises(ValueError, match=r"'edgeboxes'.*boundieboxies, dlib"):
+        make_proposals("edgeboxes")
+    with pytest.raises(TypeError):
+        make_proposals("dlib", no_such_setting=1)
+
+
+def test_box_iou_hand_computed():
+    a = np.array([[0, 0, 10, 10], [0, 0, 2, 2]], np.float32)
+    b = np.array([[0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 30, 30], [0, 0, 5, 5]], np.float32)
+    expected = np.array([[1, 50 / 150, 0, 25 / 100],
+                         [4 / 100, 0, 0, 4 / 25]], np.float32)
+    iou = box_iou(a, b)
+    assert iou.dtype == np.float32 and iou.shape == (2, 4)
+    np.testing.assert_allclose(iou, expected, rtol=1e-6)
+    np.testing.assert_allclose(box_iou(b, a), expected.T, rtol=1e-6)
+    assert box_iou(np.zeros((0, 4)), b).shape == (0, 4)
+    assert box_iou(np.array([[0, 0, 0, 5]]), np.array([[0, 0, 0, 5]]))[0, 0] == 0  # degenerate: no NaN
+
+
+def test_recall_counts_truth_boxes_matched_at_the_threshold():
+    truth = np.array([[0, 0, 10, 10], [20, 20, 30, 30], [50, 50, 60, 60]], np.float32)
+    proposals = np.array([[0, 0, 10, 10], [22, 20, 30, 30], [100, 100, 110, 110]], np.float32)
+    assert recall(proposals, truth) == pytest.approx(2 / 3)  # the second matches at IoU 0.8
+    assert recall(proposals, truth, iou=0.9) == pytest.approx(1 / 3)
+    assert recall(np.array([[0, 0, 10, 5]], np.float32), truth[:1]) == 1.0  # IoU exactly 0.5 counts
+    assert recall(np.zeros((0, 4), np.float32), truth) == 0.0
+    assert recall(proposals, np.zeros((0, 4), np.float32)) == 1.0
