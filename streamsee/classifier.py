@@ -54,22 +54,18 @@ def resize_crop(image: np.ndarray) -> np.ndarray:
     return cv2.resize(image, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
 
 
-class Classifier:
-    """Classifies 32x32 BGR uint8 crops in batches.
+class LiteRTModel:
+    """A LiteRT model opened for inference; a context manager whose close() is safe twice."""
 
-    >>> with Classifier() as classifier:
-    ...     probabilities = classifier.predict(crops)   # (N, 10) float32, rows sum to 1
-    """
-
-    def __init__(self, model_path: os.PathLike | str = DEFAULT_MODEL, threads: int | None = None):
+    def __init__(self, model_path: os.PathLike | str, threads: int | None = None):
         self.model_path = Path(model_path)
         self._interpreter = load_interpreter(self.model_path, threads)
         self._input = self._interpreter.get_input_details()[0]
         self._output = self._interpreter.get_output_details()[0]
-        self._batch = 0
+        self._input_shape: tuple[int, ...] = ()
         self.closed = False
 
-    def __enter__(self) -> "Classifier":
+    def __enter__(self):
         return self
 
     def __exit__(self, *exc) -> None:
@@ -79,26 +75,35 @@ class Classifier:
         self._interpreter = None
         self.closed = True
 
-    def _resize(self, batch: int) -> None:
-        if batch != self._batch:
-            self._interpreter.resize_tensor_input(self._input["index"], (batch, INPUT_SIZE, INPUT_SIZE, 3))
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        """The model's float32 output for one input batch (resizing the input tensor when its shape changes)."""
+        if self.closed:
+            raise ValueError(f"model {str(self.model_path)!r} is closed")
+        if batch.shape != self._input_shape:
+            self._interpreter.resize_tensor_input(self._input["index"], batch.shape)
             self._interpreter.allocate_tensors()
-            self._batch = batch
+            self._input_shape = batch.shape
+        self._interpreter.set_tensor(self._input["index"], batch.astype(self._input["dtype"], copy=False))
+        self._interpreter.invoke()
+        return self._interpreter.get_tensor(self._output["index"]).astype(np.float32)
+
+
+class Classifier(LiteRTModel):
+    """Classifies 32x32 BGR uint8 crops in batches.
+
+    >>> with Classifier() as classifier:
+    ...     probabilities = classifier.predict(crops)   # (N, 10) float32, rows sum to 1
+    """
+
+    def __init__(self, model_path: os.PathLike | str = DEFAULT_MODEL, threads: int | None = None):
+        super().__init__(model_path, threads)
 
     def logits(self, crops: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """Class scores before softmax for crops (N, 32, 32, 3) BGR uint8."""
-        if self.closed:
-            raise ValueError(f"classifier {str(self.model_path)!r} is closed")
         crops = np.asarray(crops)
         if crops.ndim != 4 or crops.shape[1:] != (INPUT_SIZE, INPUT_SIZE, 3) or crops.dtype != np.uint8:
             raise ValueError(f"crops must be uint8 (N, 32, 32, 3), got {crops.dtype} {crops.shape}")
-        results = []
-        for start in range(0, len(crops), batch_size):
-            chunk = crops[start:start + batch_size]
-            self._resize(len(chunk))
-            self._interpreter.set_tensor(self._input["index"], chunk.astype(self._input["dtype"]))
-            self._interpreter.invoke()
-            results.append(self._interpreter.get_tensor(self._output["index"]).astype(np.float32))
+        results = [self.run(crops[start:start + batch_size]) for start in range(0, len(crops), batch_size)]
         return np.concatenate(results) if results else np.zeros((0, len(CLASSES)), np.float32)
 
     def predict(self, crops: np.ndarray, batch_size: int = 256) -> np.ndarray:

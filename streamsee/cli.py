@@ -16,7 +16,7 @@ DEFAULT_DATA = "../shared/data/cifar10-jpeg.tar.gz"
 USER_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, ValueError, OSError)
 
 
-SUBCOMMANDS = ("classify", "evaluate", "train")
+SUBCOMMANDS = ("classify", "evaluate", "train", "bench")
 
 
 def build_run_parser() -> argparse.ArgumentParser:
@@ -69,7 +69,23 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=int, default=None, help="classifier: length of the one-cycle schedule")
     train.add_argument("--limit", type=int, default=None, help="classifier: train on this many images only")
     train.add_argument("--steps", type=int, default=None, help="fcn: training steps")
+    bench = commands.add_parser("bench", help="speed on this machine: classifier per crop, paths per frame")
+    bench.add_argument("--data", default=DEFAULT_DATA, help=f"CIFAR-10, for composed scenes (default: {DEFAULT_DATA})")
+    bench.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser
+
+
+def run_bench(args) -> int:
+    from rich.console import Console
+
+    from .bench import bench_classifier, bench_paths, render_bench
+
+    report = {"classifier": bench_classifier(), "paths": bench_paths(args.data)}
+    if args.json:
+        print(json.dumps(report))
+    else:
+        render_bench(report, Console())
+    return 0
 
 
 def run_input(args) -> int:
@@ -145,7 +161,7 @@ def run_train(args) -> int:
     return 0
 
 
-COMMANDS = {"classify": run_classify, "evaluate": run_evaluate, "train": run_train}
+COMMANDS = {"classify": run_classify, "evaluate": run_evaluate, "train": run_train, "bench": run_bench}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .classifier import load_interpreter, softmax
+from .classifier import LiteRTModel, softmax
 from .labels import BACKGROUND_ID, NUM_CLASSES
 from .result import Result
 
@@ -24,7 +24,7 @@ OUTPUT_STRIDE = 2
 STRIDE = 8  # the working size is rounded to a multiple of the deepest stride
 
 
-class Segmenter:
+class Segmenter(LiteRTModel):
     """Per-pixel classes for BGR uint8 frames of any size.
 
     >>> with Segmenter() as segment:
@@ -35,24 +35,9 @@ class Segmenter:
                  min_area: float = 0.002, threads: int | None = None):
         if working_width < 32 or working_width % STRIDE:
             raise ValueError(f"working_width must be a multiple of {STRIDE} and at least 32, got {working_width!r}")
-        self.model_path = Path(model_path)
+        super().__init__(model_path, threads)
         self.working_width = working_width
         self.min_area = min_area
-        self._interpreter = load_interpreter(self.model_path, threads)
-        self._input = self._interpreter.get_input_details()[0]
-        self._output = self._interpreter.get_output_details()[0]
-        self._shape: tuple[int, int] = (0, 0)
-        self.closed = False
-
-    def __enter__(self) -> "Segmenter":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._interpreter = None
-        self.closed = True
 
     def working_size(self, frame_shape: tuple[int, ...]) -> tuple[int, int]:
         """(height, width) the network sees for a frame of this shape: aspect kept, multiples of 8."""
@@ -62,19 +47,11 @@ class Segmenter:
 
     def probabilities(self, frame: np.ndarray) -> np.ndarray:
         """Softmax over the ten classes then background, (h, w, 11) at stride 2 of the working size."""
-        if self.closed:
-            raise ValueError(f"segmenter {str(self.model_path)!r} is closed")
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
             raise ValueError(f"frame must be BGR uint8 (H, W, 3), got {frame.dtype} {frame.shape}")
         height, width = self.working_size(frame.shape)
-        if (height, width) != self._shape:
-            self._interpreter.resize_tensor_input(self._input["index"], (1, height, width, 3))
-            self._interpreter.allocate_tensors()
-            self._shape = (height, width)
         working = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
-        self._interpreter.set_tensor(self._input["index"], working[None].astype(self._input["dtype"]))
-        self._interpreter.invoke()
-        return softmax(self._interpreter.get_tensor(self._output["index"])[0].astype(np.float32))
+        return softmax(self.run(working[None])[0])
 
     def __call__(self, frame: np.ndarray) -> Result:
         probabilities = self.probabilities(frame)

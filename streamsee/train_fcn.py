@@ -45,12 +45,19 @@ INT8_NAME = "fcn_int8.tflite"
 
 
 # ---------------------------------------------------------------- model
-def build_fcn(backbone_weights: str | os.PathLike | None = BACKBONE_WEIGHTS) -> keras.Model:
-    """The classifier with score layers at strides 8, 4 and 2 fused through skip connections."""
+def build_fcn(backbone_weights: str | os.PathLike | None = BACKBONE_WEIGHTS,
+              fine_tune: bool = FINE_TUNE_BACKBONE) -> keras.Model:
+    """The classifier with score layers at strides 8, 4 and 2 fused through skip connections.
+
+    With fine_tune the backbone's convolutions train too; batch-norm statistics stay frozen.
+    """
     backbone = build_model(input_shape=(None, None, 3))
     if backbone_weights is not None:
         backbone.load_weights(backbone_weights)
-    backbone.trainable = FINE_TUNE_BACKBONE
+    backbone.trainable = fine_tune
+    for layer in backbone.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            layer.trainable = False
     classes = NUM_CLASSES + 1
 
     coarse = layers.Conv2D(classes, 1, name="score_stride8")(backbone.get_layer("stage3").output)
@@ -103,15 +110,16 @@ def scene_batches(images: np.ndarray, labels: np.ndarray, photos, seed: int = SE
 
 # ---------------------------------------------------------------- fit
 def train_fcn(data: str | os.PathLike, out: str | os.PathLike, steps: int = STEPS,
-              backbone_weights: str | os.PathLike = BACKBONE_WEIGHTS, export: bool = True, quiet: bool = False) -> dict:
+              backbone_weights: str | os.PathLike = BACKBONE_WEIGHTS, fine_tune: bool = FINE_TUNE_BACKBONE,
+              learning_rate: float = LEARNING_RATE, export: bool = True, quiet: bool = False) -> dict:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(SEED)
     train_split = load_cifar10(data, "train")  # training images only: test images are for evaluation
     photos = skimage_backgrounds()
 
-    model = build_fcn(backbone_weights)
-    schedule = keras.optimizers.schedules.CosineDecay(LEARNING_RATE, steps)
+    model = build_fcn(backbone_weights, fine_tune)
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
     model.compile(optimizer=keras.optimizers.Adam(schedule),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=[keras.metrics.SparseCategoricalAccuracy(name="pixel_accuracy")])
@@ -123,7 +131,7 @@ def train_fcn(data: str | os.PathLike, out: str | os.PathLike, steps: int = STEP
 
     chunk = 100
     log = {"model": model.name, "steps": steps, "batch_size": BATCH_SIZE, "crop": CROP, "object_side": OBJECT_SIDE,
-           "objects": OBJECTS, "learning_rate": LEARNING_RATE, "fine_tune_backbone": FINE_TUNE_BACKBONE,
+           "objects": OBJECTS, "learning_rate": learning_rate, "fine_tune_backbone": fine_tune,
            "backbone_weights": str(backbone_weights), "backgrounds": "scikit-image photos (see scenes.py)",
            "history": []}
     bar = Progress(TextColumn("[bold]fcn"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}"),

@@ -36,6 +36,6 @@ def cifar_test(cifar_path):
     return load_cifar10(cifar_path, "test")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def media():
     return lambda relative: shared_file(MEDIA / relative)

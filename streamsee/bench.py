@@ -1,0 +1,87 @@
+"""Speed on this machine: classifier per crop, each path and each proposal method per frame.
+
+Speed targets live here, never in timed unit tests: `streamsee bench [--json]`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+from .boxes import BoxDetector
+from .classifier import MODELS_DIR, Classifier
+from .fcn import Segmenter
+from .proposals import PROPOSAL_METHODS, make_proposals, recall
+from .scene_eval import DEFAULT_BACKGROUNDS, make_scenes
+
+
+def timed(function, inputs, repeats: int) -> list[float]:
+    """Milliseconds per call of function(x) over `repeats` passes of `inputs` (after one warm-up call)."""
+    function(inputs[0])
+    times = []
+    for _ in range(repeats):
+        for x in inputs:
+            started = time.perf_counter()
+            function(x)
+            times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def summary(times: list[float]) -> dict:
+    return {"p50_ms": round(float(np.percentile(times, 50)), 2), "p95_ms": round(float(np.percentile(times, 95)), 2),
+            "mean_ms": round(float(np.mean(times)), 2)}
+
+
+def bench_classifier(repeats: int = 20) -> dict:
+    rng = np.random.default_rng(0)
+    report = {}
+    for name in ("classifier_int8.tflite", "classifier_float.tflite"):
+        with Classifier(MODELS_DIR / name) as classifier:
+            for batch in (1, 64):
+                crops = [rng.integers(0, 256, (batch, 32, 32, 3), dtype=np.uint8) for _ in range(5)]
+                stats = summary(timed(classifier.predict, crops, repeats))
+                report[f"{name}@batch{batch}"] = {**stats, "per_crop_ms": round(stats["p50_ms"] / batch, 3)}
+    return report
+
+
+def bench_paths(data: os.PathLike | str, frames: int = 12, repeats: int = 2,
+                backgrounds: os.PathLike | str = DEFAULT_BACKGROUNDS) -> dict:
+    scenes = [s for s in make_scenes(data, frames + frames // 3, backgrounds, seed=1) if len(s.class_id)][:frames]
+    images = [scene.image for scene in scenes]
+    report = {"frame_size": "640x480", "frames": len(images)}
+    with Segmenter() as segmenter:
+        report["fcn"] = summary(timed(segmenter, images, repeats))
+    for method in PROPOSAL_METHODS:
+        propose = make_proposals(method)
+        stats = summary(timed(propose, images, repeats))
+        stats["object_recall"] = round(float(np.mean([recall(propose(s.image), s.xyxy) for s in scenes])), 3)
+        report[f"proposals_{method}"] = stats
+        with BoxDetector(proposals=method) as detector:
+            report[f"boxes_{method}"] = summary(timed(detector, images, repeats))
+    report["fcn_over_boxes"] = round(report["fcn"]["p50_ms"] / report["boxes_boundieboxies"]["p50_ms"], 3)
+    report["dlib_over_boundieboxies"] = round(report["proposals_dlib"]["p50_ms"]
+                                              / report["proposals_boundieboxies"]["p50_ms"], 2)
+    return report
+
+
+def render_bench(report: dict, console) -> None:
+    from rich.table import Table
+
+    table = Table(title="classifier (LiteRT, random crops)")
+    for column in ("model @ batch", "p50 ms per call", "ms per crop"):
+        table.add_column(column, justify="right")
+    for key, row in report["classifier"].items():
+        table.add_row(key, f"{row['p50_ms']:.2f}", f"{row['per_crop_ms']:.3f}")
+    console.print(table)
+    paths = report["paths"]
+    table = Table(title=f"per {paths['frame_size']} frame ({paths['frames']} composed scenes)")
+    for column in ("stage", "p50 ms", "p95 ms", "object recall"):
+        table.add_column(column, justify="right")
+    for key in ("fcn", *(f"{kind}_{m}" for m in PROPOSAL_METHODS for kind in ("proposals", "boxes"))):
+        row = paths[key]
+        table.add_row(key, f"{row['p50_ms']:.1f}", f"{row['p95_ms']:.1f}", str(row.get("object_recall", "")))
+    console.print(table)
+    console.print(f"FCN / box path time: {paths['fcn_over_boxes']:.2f} (target <= 0.5); "
+                  f"dlib / boundieboxies time: {paths['dlib_over_boundieboxies']:.1f}x (target >= 5x)")
