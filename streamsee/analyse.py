@@ -33,7 +33,7 @@ class Analyser:
     """
 
     def __init__(self, mode: str = "segment", proposals: str = "boundieboxies", working_width: int = 224,
-                 min_score: float = 0.9):
+                 min_score: float | None = None):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         self.mode = mode

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 
 import cv2
 import numpy as np
 
-from .classifier import DEFAULT_MODEL, INPUT_SIZE, Classifier
+from .classifier import DEFAULT_MODEL, INPUT_SIZE, MODELS_DIR, Classifier
 from .proposals import make_proposals
 from .result import Result
+
+
+CALIBRATION = MODELS_DIR / "box_calibration.json"  # made by `streamsee train boxes`
+FALLBACK_MIN_SCORE = 0.9
+
+
+def calibrated_min_score(proposals: str, calibration: Path = CALIBRATION) -> float:
+    """The least class probability a box needs, as calibrated for this proposal method."""
+    if calibration.is_file():
+        return float(json.loads(calibration.read_text())["min_score"].get(proposals, FALLBACK_MIN_SCORE))
+    return FALLBACK_MIN_SCORE
 
 
 class BoxDetector:
@@ -20,11 +33,11 @@ class BoxDetector:
     """
 
     def __init__(self, proposals: str = "boundieboxies", model_path: os.PathLike | str = DEFAULT_MODEL,
-                 min_score: float = 0.9, nms_iou: float = 0.3, threads: int | None = None):
+                 min_score: float | None = None, nms_iou: float = 0.3, threads: int | None = None):
         self.proposal_method = proposals
         self.propose = make_proposals(proposals)
         self.classifier = Classifier(model_path, threads)
-        self.min_score = min_score
+        self.min_score = calibrated_min_score(proposals) if min_score is None else min_score
         self.nms_iou = nms_iou
 
     def __enter__(self) -> "BoxDetector":
@@ -61,3 +74,40 @@ class BoxDetector:
         keep = np.asarray(keep, dtype=int).reshape(-1)
         keep = keep[np.argsort(-score[keep])]
         return Result(boxes[keep], class_id[keep], score[keep])
+
+
+def calibrate(data: os.PathLike | str, out: os.PathLike | str, scenes: int = 60, false_boxes_per_frame: float = 0.5,
+              seed: int = 0) -> dict:
+    """Pick, per proposal method, the least score threshold that keeps false boxes at or under the
+    target on scenes composed from CIFAR-10 *training* images on scikit-image's photos (never the
+    evaluation scenes), and write it to OUT/box_calibration.json."""
+    from .data import load_cifar10
+    from .proposals import PROPOSAL_METHODS
+    from .scene_eval import match
+    from .scenes import compose, skimage_backgrounds
+
+    train = load_cifar10(data, "train")
+    photos = skimage_backgrounds()
+    rng = np.random.default_rng(seed)
+    composed = [compose(rng, photos, train.images, train.labels, objects=(0, 0) if i % 4 == 3 else (1, 4),
+                        jitter=True) for i in range(scenes)]
+    thresholds = np.round(np.arange(0.30, 1.0, 0.01), 2)
+    report = {"scenes": scenes, "target_false_boxes_per_frame": false_boxes_per_frame, "min_score": {},
+              "recall_at_min_score": {}}
+    for method in PROPOSAL_METHODS:
+        with BoxDetector(proposals=method, min_score=float(thresholds[0])) as detector:
+            results = [detector(scene.image) for scene in composed]
+        objects = sum(len(scene.class_id) for scene in composed)
+        chosen, chosen_recall = 1.0, 0.0
+        for threshold in thresholds:
+            kept = [result[result.score >= threshold] for result in results]
+            found = sum(match(result, scene) for result, scene in zip(kept, composed))
+            false = (sum(len(result) for result in kept) - found) / scenes
+            if false <= false_boxes_per_frame:
+                chosen, chosen_recall = float(threshold), found / max(objects, 1)
+                break
+        report["min_score"][method] = chosen
+        report["recall_at_min_score"][method] = round(chosen_recall, 4)
+    Path(out).mkdir(parents=True, exist_ok=True)
+    (Path(out) / CALIBRATION.name).write_text(json.dumps(report, indent=1))
+    return report

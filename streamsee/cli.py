@@ -34,7 +34,8 @@ def build_run_parser() -> argparse.ArgumentParser:
     parser.add_argument("--jsonl", help="one JSON object per frame and path")
     parser.add_argument("--save-masks", metavar="DIR", help="DIR/NNNNNN.png: class id per pixel, 255 = none")
     parser.add_argument("--working-width", type=int, default=224, help="FCN working width in pixels (multiple of 8)")
-    parser.add_argument("--min-score", type=float, default=0.9, help="box path: least class probability kept")
+    parser.add_argument("--min-score", type=float, default=None,
+                        help="box path: least class probability kept (default: the calibrated threshold)")
     return parser
 
 
@@ -62,8 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train the shared CIFAR-10 convnet (checkpoints and resumes), "
                                 "or the FCN heads on top of it")
-    train.add_argument("what", nargs="?", choices=("classifier", "fcn"), default="classifier",
-                       help="the classifier (default) or the FCN heads")
+    train.add_argument("what", nargs="?", choices=("classifier", "fcn", "boxes"), default="classifier",
+                       help="the classifier (default), the FCN heads, or the box path's score threshold")
     train.add_argument("--data", required=True, help="CIFAR-10: JPEG tree (.tar.gz or folder) or binary release")
     train.add_argument("--out", required=True, help="folder for checkpoint, log, exported models, model card")
     train.add_argument("--epochs", type=int, default=None, help="classifier: length of the one-cycle schedule")
@@ -150,6 +151,11 @@ def run_evaluate(args) -> int:
 
 
 def run_train(args) -> int:
+    if args.what == "boxes":
+        from .boxes import calibrate
+
+        print(json.dumps(calibrate(args.data, args.out)))
+        return 0
     if args.what == "fcn":
         from . import train_fcn
 

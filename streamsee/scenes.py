@@ -31,10 +31,13 @@ class Scene:
 
 
 def skimage_backgrounds() -> list[np.ndarray]:
-    """The training background photos as BGR uint8."""
+    """The training background photos as BGR uint8: scikit-image's, plus the two sample photos
+    that ship inside scikit-learn (a temple among trees under the sky, and a flower)."""
     from skimage import data
+    from sklearn.datasets import load_sample_images
 
-    return [to_bgr_uint8(getattr(data, name)()) for name in TRAINING_BACKGROUNDS]
+    photos = [to_bgr_uint8(getattr(data, name)()) for name in TRAINING_BACKGROUNDS]
+    return photos + [to_bgr_uint8(image) for image in load_sample_images().images]
 
 
 def folder_backgrounds(folder: str | Path) -> list[np.ndarray]:
@@ -61,8 +64,17 @@ def to_bgr_uint8(image: np.ndarray) -> np.ndarray:
 
 def background_crop(rng: np.random.Generator, photos: list[np.ndarray], size: tuple[int, int],
                     jitter: bool) -> np.ndarray:
-    """A random crop of a random photo, scaled to `size` (h, w); with jitter: flips, tint, contrast."""
+    """A random crop of a random photo, scaled to `size` (h, w); with jitter: flips, tint, contrast,
+    and half the time a mosaic of four such crops (more kinds of background per scene)."""
     height, width = size
+    if jitter and rng.random() < 0.5 and height >= 32 and width >= 32:
+        top, left = int(rng.integers(height // 4, 3 * height // 4)), int(rng.integers(width // 4, 3 * width // 4))
+        mosaic = np.empty((height, width, 3), np.uint8)
+        for rows in (slice(0, top), slice(top, height)):
+            for cols in (slice(0, left), slice(left, width)):
+                tile = (rows.stop - rows.start, cols.stop - cols.start)
+                mosaic[rows, cols] = background_crop(rng, photos, tile, jitter=False)
+        return _jitter(rng, mosaic)
     photo = photos[rng.integers(len(photos))]
     scale = rng.uniform(0.4, 1.0) if jitter else 1.0
     crop_h = max(16, int(photo.shape[0] * scale))
@@ -71,13 +83,18 @@ def background_crop(rng: np.random.Generator, photos: list[np.ndarray], size: tu
     top = rng.integers(0, photo.shape[0] - crop_h + 1)
     left = rng.integers(0, photo.shape[1] - crop_w + 1)
     image = cv2.resize(photo[top:top + crop_h, left:left + crop_w], (width, height), interpolation=cv2.INTER_AREA)
-    if jitter:
-        if rng.random() < 0.5:
-            image = image[:, ::-1]
-        if rng.random() < 0.3:
-            image = image[::-1]
-        gain = rng.uniform(0.6, 1.4, 3)  # per-channel: also tints the grey photos
-        image = np.clip(image.astype(np.float32) * gain + rng.uniform(-30, 30), 0, 255).astype(np.uint8)
+    return _jitter(rng, image) if jitter else image
+
+
+def _jitter(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
+    if rng.random() < 0.5:
+        image = image[:, ::-1]
+    if rng.random() < 0.3:
+        image = image[::-1]
+    gain = rng.uniform(0.6, 1.4, 3)  # per-channel: also tints the grey photos
+    image = np.clip(image.astype(np.float32) * gain + rng.uniform(-30, 30), 0, 255).astype(np.uint8)
+    if rng.random() < 0.3:
+        image = cv2.GaussianBlur(image, (0, 0), rng.uniform(0.5, 2.0))
     return np.ascontiguousarray(image)
 
 

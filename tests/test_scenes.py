@@ -12,7 +12,7 @@ def photos():
 
 def test_label_map_matches_the_pasted_boxes(photos):
     rng = np.random.default_rng(0)
-    objects = np.stack([np.full((32, 32, 3), 40 * i, np.uint8) for i in range(10)])
+    objects = np.stack([np.full((32, 32, 3), 25 * i, np.uint8) for i in range(10)])
     labels = np.arange(10, dtype=np.uint8)
     for _ in range(10):
         scene = compose(rng, photos, objects, labels, size=(240, 320), objects=(1, 4), side=(30, 90))
@@ -22,7 +22,7 @@ def test_label_map_matches_the_pasted_boxes(photos):
             assert 30 <= x2 - x1 == y2 - y1 <= 90
             assert (painted[y1:y2, x1:x2] == BACKGROUND_ID).all()  # no overlaps
             painted[y1:y2, x1:x2] = class_id
-            assert (scene.image[y1:y2, x1:x2] == 40 * class_id).all()
+            assert (scene.image[y1:y2, x1:x2] == 25 * class_id).all()
         np.testing.assert_array_equal(painted, scene.label_map)
 
 
