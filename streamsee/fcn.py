@@ -9,6 +9,7 @@ bounding box.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -20,8 +21,16 @@ from .labels import BACKGROUND_ID, NUM_CLASSES
 from .result import Result
 
 DEFAULT_FCN = Path(__file__).parent / "models" / "fcn" / "fcn_int8.tflite"
+CALIBRATION = DEFAULT_FCN.parent / "fcn_calibration.json"  # made by `streamsee train fcn`
 OUTPUT_STRIDE = 2
 STRIDE = 8  # the working size is rounded to a multiple of the deepest stride
+
+
+def calibrated_min_probability(calibration: Path = CALIBRATION) -> float:
+    """The least probability a pixel's class needs to be claimed, as calibrated at training time."""
+    if calibration.is_file():
+        return float(json.loads(calibration.read_text())["min_probability"])
+    return 0.0
 
 
 class Segmenter(LiteRTModel):
@@ -32,12 +41,13 @@ class Segmenter(LiteRTModel):
     """
 
     def __init__(self, model_path: os.PathLike | str = DEFAULT_FCN, working_width: int = 224,
-                 min_area: float = 0.002, threads: int | None = None):
+                 min_area: float = 0.002, min_probability: float | None = None, threads: int | None = None):
         if working_width < 32 or working_width % STRIDE:
             raise ValueError(f"working_width must be a multiple of {STRIDE} and at least 32, got {working_width!r}")
         super().__init__(model_path, threads)
         self.working_width = working_width
         self.min_area = min_area
+        self.min_probability = calibrated_min_probability() if min_probability is None else min_probability
 
     def working_size(self, frame_shape: tuple[int, ...]) -> tuple[int, int]:
         """(height, width) the network sees for a frame of this shape: aspect kept, multiples of 8."""
@@ -56,7 +66,8 @@ class Segmenter(LiteRTModel):
     def __call__(self, frame: np.ndarray) -> Result:
         probabilities = self.probabilities(frame)
         labels = probabilities.argmax(axis=2).astype(np.uint8)
-        labels[labels == NUM_CLASSES] = BACKGROUND_ID
+        unsure = probabilities.max(axis=2) < self.min_probability
+        labels[(labels == NUM_CLASSES) | unsure] = BACKGROUND_ID
         boxes, class_ids, scores, areas = [], [], [], []
         scale_x = frame.shape[1] / labels.shape[1]
         scale_y = frame.shape[0] / labels.shape[0]

@@ -70,3 +70,19 @@ def test_train_into_a_folder_of_another_run(cifar_path, tmp_path):
     (tmp_path / "checkpoint.keras").write_bytes(b"x")
     result = streamsee("train", "--data", cifar_path, "--out", tmp_path, "--epochs", "3")
     assert result.returncode == 2 and "resume it with the same settings" in result.stderr
+
+
+def test_evaluate_scenes_json(cifar_path, media):
+    result = streamsee("evaluate", "--data", cifar_path, "--scenes", "4", "--backgrounds", media("negatives"), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["scenes"] == 4 and report["empty_scenes"] == 1
+    assert 0.0 <= report["fcn"]["miou"] <= 1.0 and report["fcn"]["p50_ms"] > 0
+    for method in ("boundieboxies", "dlib"):
+        row = report[f"boxes_{method}"]
+        assert set(row) >= {"recall", "false_boxes_per_frame", "proposal_recall", "p50_ms", "p95_ms"}
+
+
+def test_evaluate_scenes_bad_count(cifar_path):
+    result = streamsee("evaluate", "--data", cifar_path, "--scenes", "0")
+    assert result.returncode == 2 and "--scenes" in result.stderr
