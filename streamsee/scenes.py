@@ -67,6 +67,8 @@ def background_crop(rng: np.random.Generator, photos: list[np.ndarray], size: tu
     """A random crop of a random photo, scaled to `size` (h, w); with jitter: flips, tint, contrast,
     and half the time a mosaic of four such crops (more kinds of background per scene)."""
     height, width = size
+    if jitter and rng.random() < 0.2:
+        return _jitter(rng, smooth_background(rng, size))
     if jitter and rng.random() < 0.5 and height >= 32 and width >= 32:
         top, left = int(rng.integers(height // 4, 3 * height // 4)), int(rng.integers(width // 4, 3 * width // 4))
         mosaic = np.empty((height, width, 3), np.uint8)
@@ -84,6 +86,22 @@ def background_crop(rng: np.random.Generator, photos: list[np.ndarray], size: tu
     left = rng.integers(0, photo.shape[1] - crop_w + 1)
     image = cv2.resize(photo[top:top + crop_h, left:left + crop_w], (width, height), interpolation=cv2.INTER_AREA)
     return _jitter(rng, image) if jitter else image
+
+
+def smooth_background(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
+    """A made-up background: a two-colour gradient at a random angle plus smooth noise (sky, water,
+    fog, blurred walls: the plain regions photos of the classes often have, shown here without them)."""
+    height, width = size
+    rows, cols = np.mgrid[0:height, 0:width].astype(np.float32)
+    angle = rng.uniform(0, 2 * np.pi)
+    ramp = np.cos(angle) * cols / max(width, 1) + np.sin(angle) * rows / max(height, 1)
+    ramp = (ramp - ramp.min()) / max(float(np.ptp(ramp)), 1e-6)
+    first, second = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
+    image = first + ramp[..., None] * (second - first)
+    grid = (int(rng.integers(2, 9)), int(rng.integers(2, 9)))
+    brightness = rng.normal(0, rng.uniform(5, 40), grid).astype(np.float32)
+    image += cv2.resize(brightness, (width, height), interpolation=cv2.INTER_CUBIC)[..., None]
+    return np.clip(image, 0, 255).astype(np.uint8)
 
 
 def _jitter(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
