@@ -59,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--backgrounds", default=None, help="folder of photos with none of the classes, for --scenes "
                           "(default: ../shared/media/negatives)")
     evaluate.add_argument("--working-width", type=int, default=None, help="FCN working width for --scenes")
+    evaluate.add_argument("--footage", metavar="MEDIA", nargs="?", const="../shared/media", default=None,
+                          help="both paths on the real clips in MEDIA (default ../shared/media): top label per frame")
     evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
 
     train = commands.add_parser("train", help="train the shared CIFAR-10 convnet (checkpoints and resumes), "
@@ -130,6 +132,15 @@ def run_evaluate(args) -> int:
     from .classifier import DEFAULT_MODEL
     from .evaluate import evaluate_classifier, render_report
 
+    if args.footage is not None:
+        from .footage_eval import evaluate_footage, render_footage_report
+
+        footage_report = evaluate_footage(args.footage)
+        if args.json:
+            print(json.dumps(footage_report))
+        else:
+            render_footage_report(footage_report, Console())
+        return 0
     if args.scenes is not None:
         from .scene_eval import DEFAULT_BACKGROUNDS, evaluate_scenes, render_scene_report
 

@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 
 from .analyse import Analyser
@@ -24,16 +25,39 @@ CLIP_CLASSES = {
     "negatives/bottles.mp4": None,
     "negatives/people_indoor.mp4": None,
     "negatives/snowboarder.mp4": None,
+    "photos/cat_chelsea.png": "cat",
+    "photos/dog_bicycle.jpg": "dog",
+    "photos/dogs_collage.jpg": "dog",
+    "photos/eagle.jpg": "bird",
+    "photos/horses.jpg": "horse",
+    "photos/cars_street1.jpg": "automobile",
+    "photos/cars_street2.jpg": "automobile",
+    "negatives/beach.jpg": None,
+    "negatives/bridge_night.jpg": None,
+    "negatives/coffee.png": None,
+    "negatives/foggy_forest.jpg": None,
+    "negatives/meadow_mountains.jpg": None,
+    "negatives/rocket.jpg": None,
 }
 
 
 def sample_frames(path: os.PathLike | str, count: int) -> list[np.ndarray]:
-    """About `count` BGR frames spread evenly over the clip, decoded with PyAV."""
+    """About `count` BGR frames spread evenly over the clip, decoded with PyAV (a photo: itself)."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"clip not found: {str(path)!r}")
+    if Path(path).suffix.lower() in (".jpg", ".jpeg", ".png"):
+        return [cv2.imread(str(path))]
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
-        frames = [frame.to_ndarray(format="bgr24") for frame in container.decode(stream)]
-    step = max(1, len(frames) // count)
-    return frames[::step][:count]
+        total = stream.frames or int(float(stream.duration * stream.time_base) * float(stream.average_rate))
+        step = max(1, total // count)
+        frames = []
+        for index, frame in enumerate(container.decode(stream)):
+            if index % step == 0:
+                frames.append(frame.to_ndarray(format="bgr24"))
+            if len(frames) == count:
+                break
+    return frames
 
 
 def top_label(mode: str, result) -> str | None:
@@ -69,3 +93,22 @@ def evaluate_footage(media: os.PathLike | str = DEFAULT_MEDIA, frames_per_clip: 
             row["segment"]["claimed_area"] = round(float(np.mean(claimed_area)), 4)
             report[clip] = row
     return report
+
+
+def render_footage_report(report: dict, console) -> None:
+    from rich.table import Table
+
+    table = Table(title="real footage: each path's top label per sampled frame")
+    for column in ("clip", "shows", "frames", "boxes: top is class", "boxes: claims/frame", "boxes: top labels",
+                   "segment: top is class", "segment: claims/frame", "segment: area claimed", "segment: top labels"):
+        table.add_column(column)
+    for clip, row in report.items():
+        cells = [clip, str(row["expected"] or "none of the classes"), str(row["frames"])]
+        for mode in ("boxes", "segment"):
+            cells += [f"{row[mode]['top_is_class']:.0%}" if "top_is_class" in row[mode] else "-",
+                      f"{row[mode]['claims_per_frame']:.2f}"]
+            if mode == "segment":
+                cells.append(f"{row['segment']['claimed_area']:.1%}")
+            cells.append(", ".join(f"{k} {v}" for k, v in row[mode]["top_labels"].items()))
+        table.add_row(*cells)
+    console.print(table)
