@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -17,6 +19,21 @@ INPUT_SIZE = 32
 
 class ModelFileError(ValueError):
     """A model file that exists but is not a LiteRT model streamsee can run."""
+
+
+@contextmanager
+def quiet_stderr():
+    """Silence what C++ libraries write to file descriptor 2 (LiteRT announces its XNNPACK delegate
+    there on every first allocation, whatever TF_CPP_MIN_LOG_LEVEL says once Python is running)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def load_interpreter(path: os.PathLike | str, threads: int | None = None):
@@ -81,7 +98,8 @@ class LiteRTModel:
             raise ValueError(f"model {str(self.model_path)!r} is closed")
         if batch.shape != self._input_shape:
             self._interpreter.resize_tensor_input(self._input["index"], batch.shape)
-            self._interpreter.allocate_tensors()
+            with quiet_stderr():
+                self._interpreter.allocate_tensors()
             self._input_shape = batch.shape
         self._interpreter.set_tensor(self._input["index"], batch.astype(self._input["dtype"], copy=False))
         self._interpreter.invoke()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 EXIT_USER_ERROR = 2
 DEFAULT_DATA = "../shared/data/cifar10-jpeg.tar.gz"
-USER_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, ValueError, OSError)
+USER_ERRORS = (OSError, ValueError)  # missing, unreadable, unwritable, malformed: what users cause
 
 
 SUBCOMMANDS = ("classify", "evaluate", "train", "bench")
@@ -78,17 +78,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run_bench(args) -> int:
+def show(args, report: dict, render) -> int:
+    """A report as JSON (--json) or as rich tables: render(report, console)."""
     from rich.console import Console
 
-    from .bench import bench_classifier, bench_paths, render_bench
-
-    report = {"classifier": bench_classifier(), "paths": bench_paths(args.data)}
     if args.json:
         print(json.dumps(report))
     else:
-        render_bench(report, Console())
+        render(report, Console())
     return 0
+
+
+def run_bench(args) -> int:
+    from .bench import bench_classifier, bench_paths, render_bench
+
+    return show(args, {"classifier": bench_classifier(), "paths": bench_paths(args.data)}, render_bench)
 
 
 def run_input(args) -> int:
@@ -127,38 +131,21 @@ def run_classify(args) -> int:
 
 
 def run_evaluate(args) -> int:
-    from rich.console import Console
-
-    from .classifier import DEFAULT_MODEL
-    from .evaluate import evaluate_classifier, render_report
-
     if args.footage is not None:
         from .footage_eval import evaluate_footage, render_footage_report
 
-        footage_report = evaluate_footage(args.footage)
-        if args.json:
-            print(json.dumps(footage_report))
-        else:
-            render_footage_report(footage_report, Console())
-        return 0
+        return show(args, evaluate_footage(args.footage), render_footage_report)
     if args.scenes is not None:
         from .scene_eval import DEFAULT_BACKGROUNDS, evaluate_scenes, render_scene_report
 
         if args.scenes < 1:
             raise ValueError(f"--scenes must be at least 1, got {args.scenes}")
-        scene_report = evaluate_scenes(args.data, args.scenes, args.backgrounds or DEFAULT_BACKGROUNDS,
-                                       working_width=args.working_width)
-        if args.json:
-            print(json.dumps(scene_report))
-        else:
-            render_scene_report(scene_report, Console())
-        return 0
-    report = evaluate_classifier(args.data, args.model or DEFAULT_MODEL)
-    if args.json:
-        print(json.dumps(report.to_json()))
-    else:
-        render_report(report, Console())
-    return 0
+        return show(args, evaluate_scenes(args.data, args.scenes, args.backgrounds or DEFAULT_BACKGROUNDS,
+                                          working_width=args.working_width), render_scene_report)
+    from .classifier import DEFAULT_MODEL
+    from .evaluate import evaluate_classifier, render_report
+
+    return show(args, evaluate_classifier(args.data, args.model or DEFAULT_MODEL).to_json(), render_report)
 
 
 def run_train(args) -> int:

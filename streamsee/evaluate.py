@@ -41,14 +41,14 @@ def evaluate_classifier(data: os.PathLike | str, model: os.PathLike | str = DEFA
     )
 
 
-def render_report(report: ClassifierReport, console) -> None:
-    """The report as rich tables: per-class accuracy, then the confusion matrix."""
+def render_report(report: dict, console) -> None:
+    """The report (as ClassifierReport.to_json gives it) as rich tables: per-class accuracy, confusion matrix."""
     from rich.table import Table
 
-    summary = Table(title=f"{report.model}: top-1 {report.top1:.2%} on {report.n} test images")
+    summary = Table(title=f"{report['model']}: top-1 {report['top1']:.2%} on {report['n']} test images")
     summary.add_column("class")
     summary.add_column("accuracy", justify="right")
-    for name, value in report.per_class.items():
+    for name, value in report["per_class"].items():
         summary.add_row(name, f"{value:.2%}")
     console.print(summary)
 
@@ -56,6 +56,6 @@ def render_report(report: ClassifierReport, console) -> None:
     matrix.add_column("")
     for name in CLASSES:
         matrix.add_column(name[:5], justify="right")
-    for name, row in zip(CLASSES, report.confusion):
+    for name, row in zip(CLASSES, report["confusion"]):
         matrix.add_row(name, *(f"[bold]{v}[/bold]" if i == CLASSES.index(name) else str(v) for i, v in enumerate(row)))
     console.print(matrix)
