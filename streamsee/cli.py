@@ -26,11 +26,11 @@ def build_run_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="streamsee", description="Recognise the ten CIFAR-10 classes in images and video. "
         f"Other commands: {', '.join(SUBCOMMANDS)} (streamsee COMMAND -h).")
-    parser.add_argument("input", metavar="INPUT", help="an image, or a folder of images (file-name order)")
+    parser.add_argument("input", metavar="INPUT", help="a video file, an image, or a folder of images (file-name order)")
     parser.add_argument("--mode", choices=MODES, default="segment", help="box path, FCN path, or both side by side")
     parser.add_argument("--proposals", choices=PROPOSAL_METHODS, default="boundieboxies",
                         help="region proposals for the box path")
-    parser.add_argument("--output", help="annotated image (or folder, for a folder input)")
+    parser.add_argument("--output", help="annotated video (.mp4, .mkv, .mov, .webm), image, or folder for a folder input")
     parser.add_argument("--jsonl", help="one JSON object per frame and path")
     parser.add_argument("--save-masks", metavar="DIR", help="DIR/NNNNNN.png: class id per pixel, 255 = none")
     parser.add_argument("--working-width", type=int, default=224, help="FCN working width in pixels (multiple of 8)")
@@ -97,12 +97,13 @@ def run_bench(args) -> int:
 
 def run_input(args) -> int:
     from .analyse import Analyser
-    from .stills import process_stills
+    from .pipeline import open_source, process
 
-    with Analyser(args.mode, proposals=args.proposals, working_width=args.working_width,
-                  min_score=args.min_score) as analyser:
-        count = process_stills(args.input, analyser, output=args.output, jsonl=args.jsonl, masks=args.save_masks)
-    print(f"streamsee: {count} image{'s' if count != 1 else ''} analysed ({args.mode})", file=sys.stderr)
+    with open_source(args.input) as source, Analyser(args.mode, proposals=args.proposals,
+                                                     working_width=args.working_width,
+                                                     min_score=args.min_score) as analyser:
+        count = process(source, analyser, output=args.output, jsonl=args.jsonl, masks=args.save_masks)
+    print(f"streamsee: {count} frame{'s' if count != 1 else ''} analysed ({args.mode})", file=sys.stderr)
     return 0
 
 

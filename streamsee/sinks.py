@@ -81,3 +81,68 @@ class MaskSink:
         if not cv2.imwrite(str(path), class_map):
             raise OutputError(f"cannot write mask {str(path)!r}")
         return path
+
+
+VIDEO_CODECS = {".mp4": ("libx264", "mpeg4"), ".mkv": ("libx264", "mpeg4"), ".mov": ("libx264", "mpeg4"),
+                ".webm": ("libvpx-vp9", "libvpx")}
+
+
+class VideoSink:
+    """Annotated frames into a video file through PyAV: H.264 where available, the source's frame
+    rate and timestamps kept exactly (Fractions, no rounding), its audio packets copied through.
+
+    close() flushes the encoder and finalises the file; it is safe twice, and every exit path
+    should reach it (use `with`), so the file plays and holds every frame written so far.
+    """
+
+    def __init__(self, path: os.PathLike | str, rate, size: tuple[int, int], time_base=None, audio=None):
+        import av
+
+        self.path = check_writable(path)
+        codecs = VIDEO_CODECS.get(self.path.suffix.lower())
+        if codecs is None:
+            raise ValueError(f"output {str(self.path)!r}: unknown video type; use one of {', '.join(VIDEO_CODECS)}")
+        codec = next((name for name in codecs if name in av.codecs_available), codecs[-1])
+        width, height = size[0] // 2 * 2, size[1] // 2 * 2  # 4:2:0 needs even sides
+        self.container = av.open(str(self.path), "w")
+        self.stream = self.container.add_stream(codec, rate=rate)
+        self.stream.width, self.stream.height, self.stream.pix_fmt = width, height, "yuv420p"
+        self.time_base = time_base or 1 / rate
+        self.stream.time_base = self.time_base
+        self.audio = None
+        if audio is not None:
+            try:
+                self.audio = self.container.add_stream_from_template(audio)
+            except (ValueError, av.error.FFmpegError):
+                self.audio = None  # this container cannot hold that audio codec: video only
+        self.frames = 0
+        self.closed = False
+
+    def __enter__(self) -> "VideoSink":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def write(self, image: np.ndarray, timestamp: float) -> None:
+        import av
+
+        frame = av.VideoFrame.from_ndarray(image[: self.stream.height, : self.stream.width], format="bgr24")
+        frame.pts = round(timestamp / self.time_base)
+        frame.time_base = self.time_base
+        self.container.mux(self.stream.encode(frame))
+        self.frames += 1
+
+    def write_audio(self, packet) -> None:
+        if self.audio is not None:
+            packet.stream = self.audio
+            self.container.mux(packet)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self.container.mux(self.stream.encode(None))
+        finally:
+            self.container.close()

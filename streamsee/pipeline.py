@@ -1,0 +1,94 @@
+"""Frames from a source through the chosen mode into the outputs asked for.
+
+This is the offline runner (files and images, every frame in order); each output is a context
+manager, so whatever ends the run (end of input, an error, Ctrl-C) finalises what was written.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import ExitStack
+from pathlib import Path
+
+import cv2
+
+from .analyse import Analyser
+from .sinks import VIDEO_CODECS, JsonlSink, MaskSink, OutputError, VideoSink, check_writable
+from .sources import ImageFiles, VideoFile
+from .stills import IMAGE_SUFFIXES
+
+
+def open_source(spec: os.PathLike | str) -> VideoFile | ImageFiles:
+    """An image, a folder of images, or a video file."""
+    path = Path(spec)
+    if path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES:
+        return ImageFiles(path)
+    return VideoFile(path)
+
+
+class ImageSink:
+    """Annotated stills: one file for one image, or a folder keeping the input's file names."""
+
+    def __init__(self, path: os.PathLike | str, names: list[str], folder: bool):
+        self.folder = folder
+        self.path = check_writable(path, folder=self.folder)
+        self.names = names
+        self.closed = False
+
+    def __enter__(self) -> "ImageSink":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.closed = True
+
+    def write(self, image, index: int) -> None:
+        target = self.path / self.names[index] if self.folder else self.path
+        if not cv2.imwrite(str(target), image):
+            raise OutputError(f"cannot write output {str(target)!r}")
+
+
+def process(source: VideoFile | ImageFiles, analyser: Analyser, output: os.PathLike | str | None = None,
+            jsonl: os.PathLike | str | None = None, masks: os.PathLike | str | None = None) -> int:
+    """Analyse every frame; write the annotated output, JSON lines and masks. Returns the frame count.
+
+    Outputs are opened (and so checked) before the first frame is read."""
+    if masks is not None and "segment" not in analyser.paths:
+        raise ValueError("--save-masks needs --mode segment or compare")
+    with ExitStack() as outputs:
+        rows = outputs.enter_context(JsonlSink(jsonl)) if jsonl else None
+        mask_sink = outputs.enter_context(MaskSink(masks)) if masks else None
+        video = images = None
+        if output is not None:
+            if isinstance(source, ImageFiles):
+                images = outputs.enter_context(ImageSink(output, [p.name for p in source.paths], source.from_folder))
+            else:
+                if Path(output).suffix.lower() not in VIDEO_CODECS:
+                    raise ValueError(f"output {str(output)!r}: a video needs one of {', '.join(VIDEO_CODECS)}")
+                width = source.video.codec_context.width * (2 if analyser.mode == "compare" else 1)
+                video = outputs.enter_context(VideoSink(output, source.rate, (width, source.video.codec_context.height),
+                                                        source.video.time_base, source.audio))
+        count = 0
+        for item in source.frames():
+            if not hasattr(item, "image"):  # an audio packet, copied through
+                if video is not None:
+                    video.write_audio(item)
+                continue
+            path_outputs = analyser(item.image)
+            for path_output in path_outputs:
+                if rows is not None:
+                    rows.write(item.index, item.timestamp, path_output)
+                if mask_sink is not None and path_output.mode == "segment":
+                    mask_sink.write(item.index, path_output.result.class_map)
+            if video is not None or images is not None:
+                annotated = analyser.annotate(item.image, path_outputs)
+                if video is not None:
+                    video.write(annotated, item.timestamp)
+                else:
+                    images.write(annotated, item.index)
+            count += 1
+    if source.error:
+        raise ValueError(f"{source.error} ({count} frames before it were processed and written)")
+    return count

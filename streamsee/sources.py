@@ -1,0 +1,113 @@
+"""Where frames come from. Every source is a context manager (close() safe twice) that yields
+`Frame`s: BGR uint8 pixels with their index, source timestamp and capture time."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from .stills import list_images, read_image
+
+
+@dataclass(frozen=True)
+class Frame:
+    index: int  # position in the source
+    image: np.ndarray  # BGR uint8 (H, W, 3)
+    timestamp: float  # seconds, the source's own clock
+    captured: float  # time.perf_counter() when it was grabbed
+
+
+class VideoFile:
+    """A video file decoded with PyAV, every frame in order; `audio` is its first audio stream (or None).
+
+    A file that ends early or holds corrupt data yields what decodes and records the problem in
+    `error` (a message) instead of raising half way.
+    """
+
+    live = False
+
+    def __init__(self, path: os.PathLike | str):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"video not found: {str(self.path)!r}")
+        try:
+            self.container = av.open(str(self.path))
+        except av.error.FFmpegError as error:
+            raise ValueError(f"not a readable video: {str(self.path)!r} ({error.strerror or error})") from None
+        if not self.container.streams.video:
+            self.container.close()
+            raise ValueError(f"no video stream in {str(self.path)!r}")
+        self.video = self.container.streams.video[0]
+        self.audio = self.container.streams.audio[0] if self.container.streams.audio else None
+        self.rate: Fraction = self.video.average_rate or self.video.guessed_rate or Fraction(25)
+        self.error: str | None = None
+        self.closed = False
+
+    def __enter__(self) -> "VideoFile":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if not self.closed:
+            self.container.close()
+            self.closed = True
+
+    def packets(self):
+        """Demuxed packets of the video and audio streams, in file order (for copying audio through)."""
+        streams = [self.video] + ([self.audio] if self.audio is not None else [])
+        return self.container.demux(streams)
+
+    def frames(self):
+        """Decoded video frames and, interleaved, audio packets: yields Frame or av.Packet."""
+        index = 0
+        try:
+            for packet in self.packets():
+                if packet.stream is not self.video:
+                    if packet.dts is not None:
+                        yield packet
+                    continue
+                for decoded in packet.decode():
+                    timestamp = float(decoded.time) if decoded.time is not None else index / float(self.rate)
+                    yield Frame(index, decoded.to_ndarray(format="bgr24"), timestamp, time.perf_counter())
+                    index += 1
+        except (av.error.FFmpegError, ValueError) as error:
+            self.error = f"{str(self.path)!r} could not be decoded past frame {index}: {error}"
+            return
+        expected = self.video.frames
+        if expected and index < expected:
+            self.error = f"{str(self.path)!r} ended after {index} of its {expected} frames (truncated?)"
+
+
+class ImageFiles:
+    """An image or a folder of images (file-name order), one frame each, timestamps 0, 1, 2... s."""
+
+    live = False
+    audio = None
+    error = None
+    rate = Fraction(1)
+
+    def __init__(self, path: os.PathLike | str):
+        self.paths = list_images(path)
+        self.from_folder = Path(path).is_dir()
+        self.closed = False
+
+    def __enter__(self) -> "ImageFiles":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.closed = True
+
+    def frames(self):
+        for index, path in enumerate(self.paths):
+            yield Frame(index, read_image(path), float(index), time.perf_counter())
