@@ -8,10 +8,13 @@ from streamsee.fcn import Segmenter
 from streamsee.labels import BACKGROUND_ID
 from streamsee.scene_eval import evaluate_boxes, evaluate_fcn, make_scenes
 
-# What the shipped models achieve on 24 held-out scenes (seed 0), minus a margin; the issue's
-# targets are higher (see the README's measured figures).
-FCN_MIOU_FLOOR = 0.0
-BOX_RECALL_FLOOR = 0.0
+# What the shipped models achieve on these 24 held-out scenes (seed 0), minus a margin. The issue's
+# targets (mIoU >= 0.60, box recall >= 0.70 with <= 1 false box per frame) are far higher; the
+# README gives the measured distance. Measured: FCN mIoU 0.137; recall 0.028 (boundieboxies,
+# 1.4 false boxes per frame) and 0.083 (dlib, 0.6 false boxes per frame).
+FCN_MIOU_FLOOR = 0.12
+BOX_RECALL_FLOOR = {"boundieboxies": 0.02, "dlib": 0.05}
+FALSE_BOXES_CEILING = 2.0
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +61,8 @@ def test_box_detector_contract(scenes):
 def test_box_path_on_held_out_scenes(scenes, proposals):
     with BoxDetector(proposals=proposals) as detect:
         report = evaluate_boxes(scenes, detect)
-    assert report["recall"] >= BOX_RECALL_FLOOR
+    assert report["recall"] >= BOX_RECALL_FLOOR[proposals]
+    assert report["false_boxes_per_frame"] <= FALSE_BOXES_CEILING
 
 
 def test_fcn_on_held_out_scenes(scenes):
