@@ -134,7 +134,7 @@ def train_fcn(data: str | os.PathLike, out: str | os.PathLike, steps: int = STEP
     chunk = 100
     log = {"model": model.name, "steps": steps, "batch_size": BATCH_SIZE, "crop": CROP, "object_side": OBJECT_SIDE,
            "objects": OBJECTS, "learning_rate": learning_rate, "fine_tune_backbone": fine_tune,
-           "backbone_weights": str(backbone_weights), "backgrounds": "scikit-image photos (see scenes.py)",
+           "backbone_weights": os.path.relpath(backbone_weights), "backgrounds": "scikit-image photos (see scenes.py)",
            "history": []}
     bar = Progress(TextColumn("[bold]fcn"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}"),
                    TimeRemainingColumn(), console=Console(stderr=True), disable=quiet)
