@@ -10,6 +10,7 @@ import numpy as np
 from .boxes import BoxDetector
 from .drawing import BoxAnnotator, HeatmapAnnotator, side_by_side
 from .fcn import Segmenter
+from .resource import Resource
 from .result import Result
 
 MODES = ("boxes", "segment", "compare")
@@ -24,7 +25,7 @@ class PathResult:
     latency_ms: float
 
 
-class Analyser:
+class Analyser(Resource):
     """Runs `mode` on frames and draws its results.
 
     >>> with Analyser("compare") as analyse:
@@ -44,12 +45,6 @@ class Analyser:
             self.paths["segment"] = Segmenter(working_width=working_width)
         self.box_annotator = BoxAnnotator()
         self.heatmap_annotator = HeatmapAnnotator()
-
-    def __enter__(self) -> "Analyser":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def close(self) -> None:
         for path in self.paths.values():

@@ -11,6 +11,7 @@ import numpy as np
 
 from .classifier import DEFAULT_MODEL, INPUT_SIZE, MODELS_DIR, Classifier
 from .proposals import make_proposals
+from .resource import Resource
 from .result import Result
 
 
@@ -25,7 +26,7 @@ def calibrated_min_score(proposals: str, calibration: Path = CALIBRATION) -> flo
     return FALLBACK_MIN_SCORE
 
 
-class BoxDetector:
+class BoxDetector(Resource):
     """Boxes with label and score for BGR uint8 frames of any size.
 
     >>> with BoxDetector(proposals="boundieboxies") as detect:
@@ -40,12 +41,6 @@ class BoxDetector:
         self.min_score = calibrated_min_score(proposals) if min_score is None else min_score
         self.nms_iou = nms_iou
 
-    def __enter__(self) -> "BoxDetector":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
     def close(self) -> None:
         self.classifier.close()
 
@@ -59,7 +54,10 @@ class BoxDetector:
     def __call__(self, frame: np.ndarray) -> Result:
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
             raise ValueError(f"frame must be BGR uint8 (H, W, 3), got {frame.dtype} {frame.shape}")
-        boxes = self.propose(frame)
+        return self.detect(frame, self.propose(frame))
+
+    def detect(self, frame: np.ndarray, boxes: np.ndarray) -> Result:
+        """Classify the proposals `boxes` of `frame`, keep the confident ones, per-class NMS."""
         if not len(boxes):
             return Result()
         probabilities = self.classify_boxes(frame, boxes)

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from .labels import CLASSES
+from .resource import Resource
 
 MODELS_DIR = Path(__file__).parent / "models" / "classifier"
 DEFAULT_MODEL = MODELS_DIR / "classifier_int8.tflite"
@@ -71,7 +72,7 @@ def resize_crop(image: np.ndarray) -> np.ndarray:
     return cv2.resize(image, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
 
 
-class LiteRTModel:
+class LiteRTModel(Resource):
     """A LiteRT model opened for inference; a context manager whose close() is safe twice."""
 
     def __init__(self, model_path: os.PathLike | str, threads: int | None = None):
@@ -81,12 +82,6 @@ class LiteRTModel:
         self._output = self._interpreter.get_output_details()[0]
         self._input_shape: tuple[int, ...] = ()
         self.closed = False
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def close(self) -> None:
         self._interpreter = None

@@ -13,9 +13,9 @@ from pathlib import Path
 import cv2
 
 from .analyse import Analyser
+from .resource import Resource
 from .sinks import VIDEO_CODECS, JsonlSink, MaskSink, OutputError, VideoSink, check_writable
-from .sources import ImageFiles, VideoFile
-from .stills import IMAGE_SUFFIXES
+from .sources import IMAGE_SUFFIXES, ImageFiles, VideoFile
 
 
 def open_source(spec: os.PathLike | str) -> VideoFile | ImageFiles:
@@ -26,7 +26,7 @@ def open_source(spec: os.PathLike | str) -> VideoFile | ImageFiles:
     return VideoFile(path)
 
 
-class ImageSink:
+class ImageSink(Resource):
     """Annotated stills: one file for one image, or a folder keeping the input's file names."""
 
     def __init__(self, path: os.PathLike | str, names: list[str], folder: bool):
@@ -34,12 +34,6 @@ class ImageSink:
         self.path = check_writable(path, folder=self.folder)
         self.names = names
         self.closed = False
-
-    def __enter__(self) -> "ImageSink":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def close(self) -> None:
         self.closed = True

@@ -83,7 +83,8 @@ def evaluate_boxes(scenes, detector: BoxDetector) -> dict:
     proposal_hits, empty_boxes, times = 0, 0, []
     for scene in scenes:
         started = time.perf_counter()
-        result = detector(scene.image)
+        proposals = detector.propose(scene.image)
+        result = detector.detect(scene.image, proposals)
         times.append((time.perf_counter() - started) * 1000)
         hits = match(result, scene)
         found += hits
@@ -91,7 +92,6 @@ def evaluate_boxes(scenes, detector: BoxDetector) -> dict:
         boxes += len(result)
         if not len(scene.class_id):
             empty_boxes += len(result)
-        proposals = detector.propose(scene.image)
         if len(proposals) and len(scene.class_id):
             proposal_hits += int((box_iou(proposals, scene.xyxy).max(0) >= 0.5).sum())
     return {"recall": round(found / max(objects, 1), 4), "false_boxes_per_frame": round((boxes - found) / len(scenes), 3),

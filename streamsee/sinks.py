@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from .analyse import PathResult
+from .resource import Resource
 
 
 class OutputError(PermissionError):
@@ -33,18 +34,12 @@ def check_writable(path: os.PathLike | str, folder: bool = False) -> Path:
     return path
 
 
-class JsonlSink:
+class JsonlSink(Resource):
     """One JSON object per frame and path, flushed as it goes (nothing is lost on a crash)."""
 
     def __init__(self, path: os.PathLike | str):
         self.path = check_writable(path)
         self._file = open(self.path, "w", encoding="utf-8")
-
-    def __enter__(self) -> "JsonlSink":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def close(self) -> None:
         if not self._file.closed:
@@ -60,18 +55,12 @@ class JsonlSink:
         self._file.flush()
 
 
-class MaskSink:
+class MaskSink(Resource):
     """DIR/NNNNNN.png: uint8 class id per pixel at the source resolution, 255 where no class."""
 
     def __init__(self, folder: os.PathLike | str):
         self.folder = check_writable(folder, folder=True)
         self.closed = False
-
-    def __enter__(self) -> "MaskSink":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def close(self) -> None:
         self.closed = True
@@ -87,7 +76,7 @@ VIDEO_CODECS = {".mp4": ("libx264", "mpeg4"), ".mkv": ("libx264", "mpeg4"), ".mo
                 ".webm": ("libvpx-vp9", "libvpx")}
 
 
-class VideoSink:
+class VideoSink(Resource):
     """Annotated frames into a video file through PyAV: H.264 where available, the source's frame
     rate and timestamps kept exactly (Fractions, no rounding), its audio packets copied through.
 
@@ -117,12 +106,6 @@ class VideoSink:
                 self.audio = None  # this container cannot hold that audio codec: video only
         self.frames = 0
         self.closed = False
-
-    def __enter__(self) -> "VideoSink":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def write(self, image: np.ndarray, timestamp: float) -> None:
         import av

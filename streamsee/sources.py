@@ -10,9 +10,33 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 
-from .stills import list_images, read_image
+from .classifier import to_bgr
+from .resource import Resource
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+
+
+def list_images(source: os.PathLike | str) -> list[Path]:
+    """The image, or the images of a folder sorted by file name."""
+    source = Path(source)
+    if not source.exists():
+        raise FileNotFoundError(f"input not found: {str(source)!r}")
+    if source.is_dir():
+        images = sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not images:
+            raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {str(source)!r}")
+        return images
+    return [source]
+
+
+def read_image(path: Path):
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise ValueError(f"not a readable image: {str(path)!r}")
+    return to_bgr(image)
 
 
 @dataclass(frozen=True)
@@ -23,7 +47,7 @@ class Frame:
     captured: float  # time.perf_counter() when it was grabbed
 
 
-class VideoFile:
+class VideoFile(Resource):
     """A video file decoded with PyAV, every frame in order; `audio` is its first audio stream (or None).
 
     A file that ends early or holds corrupt data yields what decodes and records the problem in
@@ -48,12 +72,6 @@ class VideoFile:
         self.rate: Fraction = self.video.average_rate or self.video.guessed_rate or Fraction(25)
         self.error: str | None = None
         self.closed = False
-
-    def __enter__(self) -> "VideoFile":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def close(self) -> None:
         if not self.closed:
@@ -86,7 +104,7 @@ class VideoFile:
             self.error = f"{str(self.path)!r} ended after {index} of its {expected} frames (truncated?)"
 
 
-class ImageFiles:
+class ImageFiles(Resource):
     """An image or a folder of images (file-name order), one frame each, timestamps 0, 1, 2... s."""
 
     live = False
@@ -98,12 +116,6 @@ class ImageFiles:
         self.paths = list_images(path)
         self.from_folder = Path(path).is_dir()
         self.closed = False
-
-    def __enter__(self) -> "ImageFiles":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def close(self) -> None:
         self.closed = True
