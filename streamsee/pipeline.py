@@ -1,7 +1,7 @@
-"""Frames from a source through the chosen mode into the outputs asked for.
+"""Frames from a source through the chosen mode (threaded: stream.py) into the outputs asked for.
 
-This is the offline runner (files and images, every frame in order); each output is a context
-manager, so whatever ends the run (end of input, an error, Ctrl-C) finalises what was written.
+Files and images go through every frame, in order; each output is a context manager, so whatever
+ends the run (end of input, an error, Ctrl-C) finalises what was written.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from .analyse import Analyser
 from .resource import Resource
 from .sinks import VIDEO_CODECS, JsonlSink, MaskSink, OutputError, VideoSink, check_writable
 from .sources import IMAGE_SUFFIXES, ImageFiles, VideoFile
+from .stream import Analysed, Stream
 
 
 def open_source(spec: os.PathLike | str) -> VideoFile | ImageFiles:
@@ -65,23 +66,24 @@ def process(source: VideoFile | ImageFiles, analyser: Analyser, output: os.PathL
                 video = outputs.enter_context(VideoSink(output, source.rate, (width, source.video.codec_context.height),
                                                         source.video.time_base, source.audio))
         count = 0
-        for item in source.frames():
-            if not hasattr(item, "image"):  # an audio packet, copied through
+        stream = outputs.enter_context(Stream(source, analyser))
+        for item in stream:
+            if not isinstance(item, Analysed):  # an audio packet, copied through
                 if video is not None:
                     video.write_audio(item)
                 continue
-            path_outputs = analyser(item.image)
-            for path_output in path_outputs:
+            frame = item.frame
+            for path_output in item.outputs:
                 if rows is not None:
-                    rows.write(item.index, item.timestamp, path_output)
+                    rows.write(frame.index, frame.timestamp, path_output, analysed=item.analysed)
                 if mask_sink is not None and path_output.mode == "segment":
-                    mask_sink.write(item.index, path_output.result.class_map)
+                    mask_sink.write(frame.index, path_output.result.class_map)
             if video is not None or images is not None:
-                annotated = analyser.annotate(item.image, path_outputs)
+                annotated = analyser.annotate(frame.image, item.outputs)
                 if video is not None:
-                    video.write(annotated, item.timestamp)
+                    video.write(annotated, frame.timestamp)
                 else:
-                    images.write(annotated, item.index)
+                    images.write(annotated, frame.index)
             count += 1
     if source.error:
         raise ValueError(f"{source.error} ({count} frames before it were processed and written)")
