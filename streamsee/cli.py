@@ -36,6 +36,12 @@ def build_run_parser() -> argparse.ArgumentParser:
     parser.add_argument("--working-width", type=int, default=224, help="FCN working width in pixels (multiple of 8)")
     parser.add_argument("--min-score", type=float, default=None,
                         help="box path: least class probability kept (default: the calibrated threshold)")
+    parser.add_argument("--realtime", action="store_true",
+                        help="play a file at its own frame rate with the live policy (drop and skip to keep up)")
+    parser.add_argument("--budget-ms", type=float, default=250.0,
+                        help="live sources: a frame older than this is skipped when a newer one waits")
+    parser.add_argument("--no-hud", action="store_true", help="leave the statistics off the annotated frames")
+    parser.add_argument("--stats-json", metavar="PATH", help="write the run's statistics as JSON")
     return parser
 
 
@@ -96,14 +102,24 @@ def run_bench(args) -> int:
 
 
 def run_input(args) -> int:
-    from .analyse import Analyser
-    from .pipeline import open_source, process
+    from rich.console import Console
 
-    with open_source(args.input) as source, Analyser(args.mode, proposals=args.proposals,
+    from .analyse import Analyser
+    from .pipeline import open_source, process, render_summary
+    from .sinks import check_writable
+    from .sources import Paced
+
+    if args.stats_json:
+        check_writable(args.stats_json)
+    with open_source(args.input) as opened, Analyser(args.mode, proposals=args.proposals,
                                                      working_width=args.working_width,
                                                      min_score=args.min_score) as analyser:
-        count = process(source, analyser, output=args.output, jsonl=args.jsonl, masks=args.save_masks)
-    print(f"streamsee: {count} frame{'s' if count != 1 else ''} analysed ({args.mode})", file=sys.stderr)
+        source = Paced(opened) if args.realtime else opened
+        summary = process(source, analyser, output=args.output, jsonl=args.jsonl, masks=args.save_masks,
+                          budget_ms=args.budget_ms, hud=not args.no_hud)
+    if args.stats_json:
+        Path(args.stats_json).write_text(json.dumps({"mode": args.mode, **summary.to_json()}, indent=1))
+    render_summary(summary, args.mode, Console(stderr=True))
     return 0
 
 

@@ -190,3 +190,31 @@ def side_by_side(left: np.ndarray, right: np.ndarray,
 
 __all__ = ["CLASS_COLOURS", "BoxAnnotator", "HeatmapAnnotator", "put_tag", "side_by_side", "tag_size",
            "text_colour"]
+
+
+class HudAnnotator:
+    """Live figures in the top-left corner: rates, latency p50/p95, per-stage ms, drops and skips.
+
+    It only reads a `streamsee.stats.Snapshot`; annotate(frame, snapshot) -> frame.
+    """
+
+    def __init__(self, font_scale: float = 0.45, colour: Colour = (30, 30, 30)):
+        self.font_scale = font_scale
+        self.colour = colour
+
+    def lines(self, snapshot) -> list[str]:
+        stages = "  ".join(f"{name} {ms:.1f}" for name, ms in snapshot.stage_ms.items())
+        return [f"source {snapshot.source_fps:.1f} fps  analysed {snapshot.analysed_fps:.1f} fps",
+                f"latency p50 {snapshot.latency_p50_ms:.0f} ms  p95 {snapshot.latency_p95_ms:.0f} ms",
+                f"ms: {stages}" if stages else "ms: -",
+                f"dropped {snapshot.dropped}  skipped {snapshot.skipped}"]
+
+    def annotate(self, frame: np.ndarray, snapshot) -> np.ndarray:
+        _check_frame(frame)
+        out = frame.copy()
+        _, height = tag_size("Ay", self.font_scale)
+        y = out.shape[0] - 4 * height - 4
+        for line in self.lines(snapshot):
+            put_tag(out, line, (4, y), self.colour, font_scale=self.font_scale)
+            y += height
+        return out

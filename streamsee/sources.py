@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -123,3 +123,32 @@ class ImageFiles(Resource):
     def frames(self):
         for index, path in enumerate(self.paths):
             yield Frame(index, read_image(path), float(index), time.perf_counter())
+
+
+class Paced(Resource):
+    """A file played at its own frame rate, as a camera would deliver it: the live policy applies
+    (drop the oldest frame when the queue is full, skip stale frames). Everything else about the
+    source (rate, streams, error) is the wrapped source's."""
+
+    live = True
+
+    def __init__(self, source: VideoFile | ImageFiles):
+        self.source = source
+
+    def __getattr__(self, name):
+        return getattr(self.source, name)
+
+    def close(self) -> None:
+        self.source.close()
+
+    def frames(self):
+        start = time.perf_counter()
+        first: float | None = None
+        for item in self.source.frames():
+            if isinstance(item, Frame):
+                first = item.timestamp if first is None else first
+                delay = start + (item.timestamp - first) - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                item = replace(item, captured=time.perf_counter())
+            yield item

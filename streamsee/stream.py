@@ -5,7 +5,8 @@ One shutdown protocol: bounded queues, an END marker passed down the line, a sto
 every blocking call checks, and a worker error carried to the caller (`Failed`) and raised there.
 Files are lossless (every frame, in order). Live sources never block: when the frame queue is
 full the oldest frame is dropped (and counted), and a frame older than the latency budget is
-skipped (rendered with the latest results) when a newer one is already waiting.
+skipped (rendered with the latest results) when a newer one is already waiting. Audio packets
+never wait behind frames that may be dropped: live, they go straight to the caller.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from .analyse import Analyser, PathResult
 from .resource import Resource
 from .sources import Frame
+from .stats import Stats
 
 END = object()  # no more items: passed from producer to worker to caller
 POLL = 0.05  # seconds between checks of the stop Event while blocked
@@ -55,8 +57,7 @@ class Stream(Resource):
         self.frames: queue.Queue = queue.Queue(maxsize=queue_size)
         self.results: queue.Queue = queue.Queue(maxsize=queue_size)
         self.stop = threading.Event()
-        self.dropped = 0
-        self.skipped = 0
+        self.stats = Stats()
         self._threads = [threading.Thread(target=self._produce, name="streamsee-producer", daemon=True),
                          threading.Thread(target=self._work, name="streamsee-worker", daemon=True)]
         for thread in self._threads:
@@ -89,7 +90,7 @@ class Stream(Resource):
             except queue.Full:
                 try:
                     self.frames.get_nowait()
-                    self.dropped += 1
+                    self.stats.drop()
                 except queue.Empty:
                     pass
 
@@ -99,8 +100,13 @@ class Stream(Resource):
             for item in self.source.frames():
                 if self.stop.is_set():
                     return
+                if isinstance(item, Frame):
+                    self.stats.captured(item.captured)
                 if self.live and isinstance(item, Frame):
                     self._put_newest(item)
+                elif self.live:  # audio of a paced file: around the frame queue, so no drop can hit it
+                    if not self._put(self.results, item):
+                        return
                 elif not self._put(self.frames, item):
                     return
         except BaseException as error:  # carried to the caller, raised there
@@ -121,10 +127,14 @@ class Stream(Resource):
                     continue
                 age_ms = (time.perf_counter() - item.captured) * 1000
                 if self.live and age_ms > self.budget_ms and not self.frames.empty():
-                    self.skipped += 1
+                    self.stats.count(analysed=False)
                     self._put(self.results, Analysed(item, latest, analysed=False))
                     continue
-                latest = self.analyser(item.image)
+                with self.stats.stage("analyse"):
+                    latest = self.analyser(item.image)
+                for output in latest:
+                    self.stats.add_stage(f"analyse {output.mode}", output.latency_ms)
+                self.stats.count(analysed=True)
                 self._put(self.results, Analysed(item, latest, analysed=True))
         except BaseException as error:
             self._put(self.results, Failed(error))
@@ -138,6 +148,14 @@ class Stream(Resource):
             if isinstance(item, Failed):
                 raise item.error
             yield item
+
+    @property
+    def dropped(self) -> int:
+        return self.stats.dropped
+
+    @property
+    def skipped(self) -> int:
+        return self.stats.skipped
 
     def close(self) -> None:
         """Stop both threads and wait for them; safe twice, and safe while they are blocked."""
