@@ -69,3 +69,14 @@ def test_fcn_on_held_out_scenes(scenes):
     with Segmenter() as segment:
         report = evaluate_fcn(scenes, segment)
     assert report["miou"] >= FCN_MIOU_FLOOR
+
+
+def test_region_peak_is_at_least_its_mean(scenes):
+    from streamsee.fcn import peak_probability
+
+    with Segmenter(min_probability=0.0) as segment:
+        result = segment(scenes[1].image)
+    assert len(result) > 0
+    peaks = peak_probability(result)
+    assert peaks.shape == result.score.shape
+    assert (peaks >= result.score - 1e-6).all() and (peaks <= 1.0).all()
