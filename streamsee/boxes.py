@@ -12,7 +12,7 @@ import numpy as np
 from .classifier import DEFAULT_MODEL, INPUT_SIZE, MODELS_DIR, Classifier
 from .proposals import make_proposals
 from .resource import Resource
-from .result import Result
+from .result import Result, check_frame
 
 
 CALIBRATION = MODELS_DIR / "box_calibration.json"  # made by `streamsee train boxes`
@@ -52,8 +52,7 @@ class BoxDetector(Resource):
         return self.classifier.predict(crops)
 
     def __call__(self, frame: np.ndarray) -> Result:
-        if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-            raise ValueError(f"frame must be BGR uint8 (H, W, 3), got {frame.dtype} {frame.shape}")
+        check_frame(frame)
         return self.detect(frame, self.propose(frame))
 
     def detect(self, frame: np.ndarray, boxes: np.ndarray) -> Result:
@@ -82,13 +81,12 @@ def calibrate(data: os.PathLike | str, out: os.PathLike | str, scenes: int = 60,
     from .data import load_cifar10
     from .proposals import PROPOSAL_METHODS
     from .scene_eval import match
-    from .scenes import compose, skimage_backgrounds
+    from .scenes import compose_set, skimage_backgrounds
 
     train = load_cifar10(data, "train")
     photos = skimage_backgrounds()
     rng = np.random.default_rng(seed)
-    composed = [compose(rng, photos, train.images, train.labels, objects=(0, 0) if i % 4 == 3 else (1, 4),
-                        jitter=True) for i in range(scenes)]
+    composed = compose_set(rng, photos, train.images, train.labels, scenes, jitter=True)
     thresholds = np.round(np.arange(0.30, 1.0, 0.01), 2)
     report = {"scenes": scenes, "target_false_boxes_per_frame": false_boxes_per_frame, "min_score": {},
               "recall_at_min_score": {}, "sweep": {}}

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from .labels import CLASSES
-from .result import Result
+from .result import Result, check_frame
 
 Colour = tuple[int, int, int]  # B, G, R
 
@@ -28,11 +28,6 @@ CLASS_COLOURS: tuple[Colour, ...] = (
     (128, 128, 0),    # truck: teal
 )
 FONT = cv2.FONT_HERSHEY_SIMPLEX
-
-
-def _check_frame(frame: np.ndarray) -> None:
-    if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-        raise ValueError(f"frame must be BGR uint8 (H, W, 3), got {frame.dtype} {frame.shape}")
 
 
 def text_colour(background: Colour) -> Colour:
@@ -82,7 +77,7 @@ class BoxAnnotator:
         self.colours = colours
 
     def annotate(self, frame: np.ndarray, result: Result) -> np.ndarray:
-        _check_frame(frame)
+        check_frame(frame)
         out = frame.copy()
         boxes = np.round(result.xyxy).astype(np.int64)
         for (x1, y1, x2, y2), class_id in zip(boxes.tolist(), result.class_id.tolist()):
@@ -121,7 +116,7 @@ class HeatmapAnnotator:
         self._palette[:len(colours)] = colours
 
     def annotate(self, frame: np.ndarray, result: Result) -> np.ndarray:
-        _check_frame(frame)
+        check_frame(frame)
         if result.probabilities is None:
             return frame.copy()
         height, width = frame.shape[:2]
@@ -178,7 +173,7 @@ def side_by_side(left: np.ndarray, right: np.ndarray,
 
     An empty title draws no tag. Returns a new frame; the inputs are not modified.
     """
-    _check_frame(left)
+    check_frame(left)
     if left.shape != right.shape or left.dtype != right.dtype:
         raise ValueError(f"frames must have the same shape and dtype, got {left.shape} and {right.shape}")
     out = np.hstack([left, right])
@@ -210,7 +205,7 @@ class HudAnnotator:
                 f"dropped {snapshot.dropped}  skipped {snapshot.skipped}"]
 
     def annotate(self, frame: np.ndarray, snapshot) -> np.ndarray:
-        _check_frame(frame)
+        check_frame(frame)
         out = frame.copy()
         _, height = tag_size("Ay", self.font_scale)
         y = out.shape[0] - 4 * height - 4

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, recall_score
 
 from .classifier import DEFAULT_MODEL, Classifier

@@ -80,13 +80,18 @@ def export_models(model: keras.Model, out: Path, train_images: np.ndarray, test_
     return report
 
 
+def invocation() -> str:
+    """The command line that is running, as a model card quotes it."""
+    return "streamsee " + shlex.join(sys.argv[1:]) if Path(sys.argv[0]).name == "streamsee" else "(API call)"
+
+
 def write_model_card(out: Path, report: dict) -> None:
     """MODEL_CARD.md beside the models: command, time, recipe, accuracy, cost."""
     from .train import LOG
 
     log = json.loads((out / LOG).read_text())
     history = log["history"]
-    command = "streamsee " + shlex.join(sys.argv[1:]) if Path(sys.argv[0]).name == "streamsee" else "(API call)"
+    command = invocation()
     lines = [
         f"# Model card: {log['model']}",
         "",
@@ -98,7 +103,7 @@ def write_model_card(out: Path, report: dict) -> None:
         f"(2 CPU cores, {log['recipe']['precision']})",
         f"- Recipe: {json.dumps(log['recipe'])}",
         f"- Cost: {report['macs'] / 1e6:.1f} M multiply-adds per 32x32 crop, {report['params'] / 1e6:.3f} M parameters",
-        f"- Input: BGR uint8 pixels, 32x32 (any size runs fully convolutionally); output: 10 class scores (logits)",
+        "- Input: BGR uint8 pixels, 32x32 (any size runs fully convolutionally); output: 10 class scores (logits)",
         "",
         f"| model | file | test top-1 ({report['n_test']} images) | size |",
         "|---|---|---|---|",

@@ -18,7 +18,7 @@ import numpy as np
 
 from .classifier import LiteRTModel, softmax
 from .labels import BACKGROUND_ID, NUM_CLASSES
-from .result import Result
+from .result import Result, check_frame
 
 DEFAULT_FCN = Path(__file__).parent / "models" / "fcn" / "fcn_int8.tflite"
 CALIBRATION = DEFAULT_FCN.parent / "fcn_calibration.json"  # made by `streamsee train fcn`
@@ -57,8 +57,7 @@ class Segmenter(LiteRTModel):
 
     def probabilities(self, frame: np.ndarray) -> np.ndarray:
         """Softmax over the ten classes then background, (h, w, 11) at stride 2 of the working size."""
-        if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-            raise ValueError(f"frame must be BGR uint8 (H, W, 3), got {frame.dtype} {frame.shape}")
+        check_frame(frame)
         height, width = self.working_size(frame.shape)
         working = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
         return softmax(self.run(working[None])[0])

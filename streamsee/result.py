@@ -9,6 +9,12 @@ import numpy as np
 from .labels import BACKGROUND_ID, CLASSES
 
 
+def check_frame(frame: np.ndarray) -> None:
+    """Frames are BGR uint8 (H, W, 3) everywhere inside streamsee."""
+    if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+        raise ValueError(f"frame must be BGR uint8 (H, W, 3), got {frame.dtype} {frame.shape}")
+
+
 def _array(value, dtype, shape_tail: tuple, name: str) -> np.ndarray:
     array = np.asarray(value, dtype=dtype)
     if array.ndim != 1 + len(shape_tail) or array.shape[1:] != shape_tail:

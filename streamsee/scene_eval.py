@@ -22,10 +22,9 @@ from .data import load_cifar10
 from .fcn import Segmenter
 from .labels import BACKGROUND_ID, NUM_CLASSES
 from .proposals import PROPOSAL_METHODS, box_iou
-from .scenes import compose, folder_backgrounds
+from .scenes import compose_set, folder_backgrounds
 
 DEFAULT_BACKGROUNDS = Path("../shared/media/negatives")
-SCENE_SIZE = (480, 640)
 LABELS = list(range(NUM_CLASSES)) + [BACKGROUND_ID]
 
 
@@ -35,8 +34,7 @@ def make_scenes(data: os.PathLike | str, n: int, backgrounds: os.PathLike | str 
     test = load_cifar10(data, "test")
     photos = folder_backgrounds(backgrounds)
     rng = np.random.default_rng(seed)
-    return [compose(rng, photos, test.images, test.labels, size=SCENE_SIZE,
-                    objects=(0, 0) if i % 4 == 3 else (1, 4), side=(64, 224)) for i in range(n)]
+    return compose_set(rng, photos, test.images, test.labels, n)
 
 
 def match(result, scene, iou: float = 0.5) -> int:

@@ -142,3 +142,10 @@ def compose(rng: np.random.Generator, photos: list[np.ndarray], images: np.ndarr
         boxes.append((x, y, x + s, y + s))
         ids.append(int(labels[index]))
     return Scene(canvas, label_map, np.array(boxes, np.float32).reshape(-1, 4), np.array(ids, np.int64))
+
+
+def compose_set(rng: np.random.Generator, photos: list[np.ndarray], images: np.ndarray, labels: np.ndarray,
+                n: int, jitter: bool = False) -> list[Scene]:
+    """N 640x480 scenes with 1-4 objects of 64-224 px each; every fourth scene is empty."""
+    return [compose(rng, photos, images, labels, objects=(0, 0) if i % 4 == 3 else (1, 4), jitter=jitter)
+            for i in range(n)]

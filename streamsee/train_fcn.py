@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
-import sys
 import time
 from pathlib import Path
 
@@ -27,7 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from .data import load_cifar10  # noqa: E402
 from .labels import BACKGROUND_ID, NUM_CLASSES  # noqa: E402
-from .scenes import compose, skimage_backgrounds  # noqa: E402
+from .scenes import compose, compose_set, skimage_backgrounds  # noqa: E402
 from .train import build_model  # noqa: E402
 
 # ---------------------------------------------------------------- constants
@@ -178,8 +176,7 @@ def calibrate(data, model_path: Path, out: Path, scenes: int = 40, max_empty_cla
     train_split = load_cifar10(data, "train")
     photos = skimage_backgrounds()
     rng = np.random.default_rng(SEED + 2)
-    composed = [compose(rng, photos, train_split.images, train_split.labels, objects=(0, 0) if i % 4 == 3 else (1, 4),
-                        jitter=True) for i in range(scenes)]
+    composed = compose_set(rng, photos, train_split.images, train_split.labels, scenes, jitter=True)
     sweep = []
     for threshold in (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
         with Segmenter(model_path, min_probability=threshold) as segmenter:
@@ -195,7 +192,9 @@ def calibrate(data, model_path: Path, out: Path, scenes: int = 40, max_empty_cla
 
 
 def write_model_card(out: Path, log: dict) -> None:
-    command = "streamsee " + shlex.join(sys.argv[1:]) if Path(sys.argv[0]).name == "streamsee" else "(API call)"
+    from .export import invocation
+
+    command = invocation()
     last = log["history"][-1]
     lines = [
         f"# Model card: {log['model']}",
