@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,11 +23,13 @@ class PathResult:
 
     mode: str  # "boxes" or "segment"
     result: Result
-    latency_ms: float
+    latency_ms: float  # time the path took on the frame
+    finished: float = 0.0  # time.perf_counter() when its result was ready
 
 
 class Analyser(Resource):
-    """Runs `mode` on frames and draws its results.
+    """Runs `mode` on frames and draws its results. In "compare" both paths run at once on the
+    same frame, each in its own thread (LiteRT, OpenCV and dlib release the GIL).
 
     >>> with Analyser("compare") as analyse:
     ...     outputs = analyse(frame)             # one PathResult per path
@@ -45,18 +48,29 @@ class Analyser(Resource):
             self.paths["segment"] = Segmenter(working_width=working_width)
         self.box_annotator = BoxAnnotator()
         self.heatmap_annotator = HeatmapAnnotator()
+        self._pool = ThreadPoolExecutor(len(self.paths), thread_name_prefix="streamsee-path")
+
+    @property
+    def modes(self) -> tuple[str, ...]:
+        return tuple(self.paths)
 
     def close(self) -> None:
+        self._pool.shutdown(wait=True)
         for path in self.paths.values():
             path.close()
 
     def __call__(self, frame: np.ndarray) -> list[PathResult]:
-        outputs = []
-        for name, path in self.paths.items():
-            started = time.perf_counter()
-            result = path(frame)
-            outputs.append(PathResult(name, result, (time.perf_counter() - started) * 1000))
-        return outputs
+        if len(self.paths) == 1:
+            return [self._run(*next(iter(self.paths.items())), frame)]
+        running = [self._pool.submit(self._run, name, path, frame) for name, path in self.paths.items()]
+        return [future.result() for future in running]
+
+    @staticmethod
+    def _run(name: str, path, frame: np.ndarray) -> PathResult:
+        started = time.perf_counter()
+        result = path(frame)
+        finished = time.perf_counter()
+        return PathResult(name, result, (finished - started) * 1000, finished)
 
     def annotate(self, frame: np.ndarray, outputs: list[PathResult]) -> np.ndarray:
         drawn = [self.box_annotator.annotate(frame, output.result) if output.mode == "boxes"

@@ -104,20 +104,32 @@ class LiteRTModel(Resource):
 class Classifier(LiteRTModel):
     """Classifies 32x32 BGR uint8 crops in batches.
 
+    With `mirror` (the default) each crop is also classified mirrored left to right, in the same
+    batch, and the two views' class scores are averaged (test-time augmentation: it costs one more
+    crop per crop and gains about a point of top-1 on CIFAR-10, see the model card).
+
     >>> with Classifier() as classifier:
     ...     probabilities = classifier.predict(crops)   # (N, 10) float32, rows sum to 1
     """
 
-    def __init__(self, model_path: os.PathLike | str = DEFAULT_MODEL, threads: int | None = None):
+    def __init__(self, model_path: os.PathLike | str = DEFAULT_MODEL, threads: int | None = None,
+                 mirror: bool = True):
         super().__init__(model_path, threads)
+        self.mirror = mirror
 
     def logits(self, crops: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """Class scores before softmax for crops (N, 32, 32, 3) BGR uint8."""
         crops = np.asarray(crops)
         if crops.ndim != 4 or crops.shape[1:] != (INPUT_SIZE, INPUT_SIZE, 3) or crops.dtype != np.uint8:
             raise ValueError(f"crops must be uint8 (N, 32, 32, 3), got {crops.dtype} {crops.shape}")
-        results = [self.run(crops[start:start + batch_size]) for start in range(0, len(crops), batch_size)]
+        results = [self._scores(crops[start:start + batch_size]) for start in range(0, len(crops), batch_size)]
         return np.concatenate(results) if results else np.zeros((0, len(CLASSES)), np.float32)
+
+    def _scores(self, batch: np.ndarray) -> np.ndarray:
+        if not self.mirror:
+            return self.run(batch)
+        both = self.run(np.concatenate([batch, batch[:, :, ::-1]]))
+        return (both[:len(batch)] + both[len(batch):]) / 2
 
     def predict(self, crops: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """Class probabilities (N, 10) for crops (N, 32, 32, 3) BGR uint8."""

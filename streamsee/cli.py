@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -20,27 +21,41 @@ SUBCOMMANDS = ("classify", "evaluate", "train", "bench")
 
 
 def build_run_parser() -> argparse.ArgumentParser:
+    """The main job. Options left out come from --config (a TOML preset), else the built-in defaults."""
     from .analyse import MODES
     from .proposals import PROPOSAL_METHODS
 
     parser = argparse.ArgumentParser(
-        prog="streamsee", description="Recognise the ten CIFAR-10 classes in images and video. "
+        prog="streamsee", description="Recognise the ten CIFAR-10 classes in live video, video files and images. "
+        "With no INPUT and no --camera it plays the bundled sample video. "
         f"Other commands: {', '.join(SUBCOMMANDS)} (streamsee COMMAND -h).")
-    parser.add_argument("input", metavar="INPUT", help="a video file, an image, or a folder of images (file-name order)")
-    parser.add_argument("--mode", choices=MODES, default="segment", help="box path, FCN path, or both side by side")
-    parser.add_argument("--proposals", choices=PROPOSAL_METHODS, default="boundieboxies",
-                        help="region proposals for the box path")
+    parser.add_argument("input", metavar="INPUT", nargs="?", default=None,
+                        help="a video file, an image, a folder of images (file-name order), or a stream URL "
+                        "(rtsp://, udp://, tcp://, http(s)://, rtmp://, srt://)")
+    parser.add_argument("--camera", metavar="N", default=None, help="a camera: index (0, 1, ...) or device path")
+    parser.add_argument("--config", metavar="NAME", default=None,
+                        help="a TOML preset: default, fast, accurate (in configs/) or a path; flags override it")
+    parser.add_argument("--mode", choices=MODES, default=None, help="box path, FCN path, or both side by side "
+                        "(default segment)")
+    parser.add_argument("--proposals", choices=PROPOSAL_METHODS, default=None,
+                        help="region proposals for the box path (default boundieboxies)")
     parser.add_argument("--output", help="annotated video (.mp4, .mkv, .mov, .webm), image, or folder for a folder input")
     parser.add_argument("--jsonl", help="one JSON object per frame and path")
     parser.add_argument("--save-masks", metavar="DIR", help="DIR/NNNNNN.png: class id per pixel, 255 = none")
-    parser.add_argument("--working-width", type=int, default=224, help="FCN working width in pixels (multiple of 8)")
+    parser.add_argument("--working-width", type=int, default=None, help="FCN working width in pixels (default 224)")
     parser.add_argument("--min-score", type=float, default=None,
                         help="box path: least class probability kept (default: the calibrated threshold)")
-    parser.add_argument("--realtime", action="store_true",
+    parser.add_argument("--realtime", action="store_const", const=True, default=None,
                         help="play a file at its own frame rate with the live policy (drop and skip to keep up)")
-    parser.add_argument("--budget-ms", type=float, default=250.0,
-                        help="live sources: a frame older than this is skipped when a newer one waits")
-    parser.add_argument("--no-hud", action="store_true", help="leave the statistics off the annotated frames")
+    parser.add_argument("--budget-ms", type=float, default=None,
+                        help="live sources: a frame older than this is skipped when a newer one waits (default 250)")
+    parser.add_argument("--queue-size", type=int, default=None, help="frames waiting between threads (default 4)")
+    parser.add_argument("--timeout", type=float, default=None, dest="timeout_s",
+                        help="network streams: seconds to wait for the stream to open or deliver (default 5)")
+    parser.add_argument("--no-hud", action="store_const", const=False, default=None, dest="hud",
+                        help="leave the statistics off the annotated frames")
+    parser.add_argument("--no-display", action="store_const", const=False, default=None, dest="display",
+                        help="no window, even when a display is available")
     parser.add_argument("--stats-json", metavar="PATH", help="write the run's statistics as JSON")
     return parser
 
@@ -77,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", required=True, help="folder for checkpoint, log, exported models, model card")
     train.add_argument("--epochs", type=int, default=None, help="classifier: length of the one-cycle schedule")
     train.add_argument("--limit", type=int, default=None, help="classifier: train on this many images only")
+    train.add_argument("--init", default=None, help="classifier: start from these weights (warm restart)")
+    train.add_argument("--peak-lr", type=float, default=None, help="classifier: peak of the one-cycle schedule")
     train.add_argument("--steps", type=int, default=None, help="fcn: training steps")
     bench = commands.add_parser("bench", help="speed on this machine: classifier per crop, paths per frame")
     bench.add_argument("--data", default=DEFAULT_DATA, help=f"CIFAR-10, for composed scenes (default: {DEFAULT_DATA})")
@@ -102,24 +119,50 @@ def run_bench(args) -> int:
 
 
 def run_input(args) -> int:
+    from contextlib import ExitStack
+
     from rich.console import Console
 
     from .analyse import Analyser
-    from .pipeline import open_source, process, render_summary
+    from .config import RunConfig, load_config
+    from .display import Window, display_available
+    from .pipeline import process, render_summary
     from .sinks import check_writable
-    from .sources import Paced
+    from .sources import ImageFiles, Paced, VideoFile, open_source
+    from .terminal import TerminalView
 
+    config = (load_config(args.config) if args.config else RunConfig()).replace(
+        mode=args.mode, proposals=args.proposals, working_width=args.working_width, min_score=args.min_score,
+        realtime=args.realtime, budget_ms=args.budget_ms, queue_size=args.queue_size, timeout_s=args.timeout_s,
+        hud=args.hud, display=args.display)
+    if args.input is not None and args.camera is not None:
+        raise ValueError(f"give an INPUT or --camera, not both (got {args.input!r} and --camera {args.camera!r})")
     if args.stats_json:
         check_writable(args.stats_json)
-    with open_source(args.input) as opened, Analyser(args.mode, proposals=args.proposals,
-                                                     working_width=args.working_width,
-                                                     min_score=args.min_score) as analyser:
-        source = Paced(opened) if args.realtime else opened
-        summary = process(source, analyser, output=args.output, jsonl=args.jsonl, masks=args.save_masks,
-                          budget_ms=args.budget_ms, hud=not args.no_hud)
+    camera = int(args.camera) if args.camera is not None and args.camera.isdigit() else args.camera
+    console = Console(stderr=True)
+    with ExitStack() as stack:
+        opened = stack.enter_context(open_source(args.input, camera=camera, timeout=config.timeout_s))
+        if args.input is None and camera is None:
+            console.print(f"streamsee: playing {opened.description}")
+        analyser = stack.enter_context(Analyser(config.mode, proposals=config.proposals,
+                                                working_width=config.working_width, min_score=config.min_score))
+        source = Paced(opened) if config.realtime and not opened.live else opened
+        window = (stack.enter_context(Window(f"streamsee {config.mode}: {opened.description}"))
+                  if config.display and display_available() else None)
+        total = (len(opened.paths) if isinstance(opened, ImageFiles)
+                 else opened.video.frames or None if isinstance(opened, VideoFile) else None)
+        terminal = (stack.enter_context(TerminalView(opened.description, live=source.live, total=total,
+                                                     console=console)) if console.is_terminal else None)
+        report = process(source, analyser, output=args.output, jsonl=args.jsonl, masks=args.save_masks,
+                         budget_ms=config.budget_ms, hud=config.hud, window=window, terminal=terminal,
+                         queue_size=config.queue_size)
     if args.stats_json:
-        Path(args.stats_json).write_text(json.dumps({"mode": args.mode, **summary.to_json()}, indent=1))
-    render_summary(summary, args.mode, Console(stderr=True))
+        Path(args.stats_json).write_text(json.dumps({"mode": config.mode, "ended": report.ended,
+                                                     **report.snapshot.to_json()}, indent=1))
+    render_summary(report.snapshot, config.mode, console)
+    if report.ended != "end of input":
+        console.print(f"streamsee: stopped: {report.ended}")
     return 0
 
 
@@ -178,11 +221,20 @@ def run_train(args) -> int:
         return 0
     from . import train
 
-    train.train(args.data, args.out, epochs=args.epochs or train.EPOCHS, limit=args.limit)
+    train.train(args.data, args.out, epochs=args.epochs or train.EPOCHS, limit=args.limit, init=args.init,
+                peak_lr=train.PEAK_LR if args.peak_lr is None else args.peak_lr)
     return 0
 
 
 COMMANDS = {"classify": run_classify, "evaluate": run_evaluate, "train": run_train, "bench": run_bench}
+
+
+class Terminated(Exception):
+    """SIGTERM arrived: raised in the main thread so that every output is finalised on the way out."""
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -193,14 +245,20 @@ def main(argv: list[str] | None = None) -> int:
     else:
         args = build_run_parser().parse_args(argv)
         command = run_input
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return command(args)
     except USER_ERRORS as error:
         print(f"streamsee: error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
-        print("streamsee: interrupted", file=sys.stderr)
+        print("streamsee: interrupted (Ctrl-C); what was written so far is finalised", file=sys.stderr)
         return 130
+    except Terminated:
+        print("streamsee: terminated (SIGTERM); what was written so far is finalised", file=sys.stderr)
+        return 143
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

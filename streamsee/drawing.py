@@ -188,7 +188,8 @@ __all__ = ["CLASS_COLOURS", "BoxAnnotator", "HeatmapAnnotator", "put_tag", "side
 
 
 class HudAnnotator:
-    """Live figures in the top-left corner: rates, latency p50/p95, per-stage ms, drops and skips.
+    """Live figures: rates, latency p50/p95, per-stage ms, drops and skips (bottom left), and with
+    two paths side by side (compare), each path's own figures at the top of its half.
 
     It only reads a `streamsee.stats.Snapshot`; annotate(frame, snapshot) -> frame.
     """
@@ -204,6 +205,12 @@ class HudAnnotator:
                 f"ms: {stages}" if stages else "ms: -",
                 f"dropped {snapshot.dropped}  skipped {snapshot.skipped}"]
 
+    @staticmethod
+    def path_line(path) -> str:
+        analyse = path.stage_ms.get("analyse", 0.0)
+        return (f"analyse {analyse:.0f} ms  to result p50 {path.latency_p50_ms:.0f} "
+                f"p95 {path.latency_p95_ms:.0f} ms  {path.analysed_fps:.1f} fps")
+
     def annotate(self, frame: np.ndarray, snapshot) -> np.ndarray:
         check_frame(frame)
         out = frame.copy()
@@ -212,4 +219,9 @@ class HudAnnotator:
         for line in self.lines(snapshot):
             put_tag(out, line, (4, y), self.colour, font_scale=self.font_scale)
             y += height
+        if len(snapshot.paths) > 1:  # panels of equal width, in the order of the paths
+            panel = out.shape[1] // len(snapshot.paths)
+            for number, path in enumerate(snapshot.paths.values()):
+                put_tag(out, self.path_line(path), (number * panel + 4, 2 * height + 8), self.colour,
+                        font_scale=self.font_scale)
         return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import time
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -17,17 +18,13 @@ from .analyse import Analyser
 from .drawing import HudAnnotator
 from .resource import Resource
 from .sinks import VIDEO_CODECS, JsonlSink, MaskSink, OutputError, VideoSink, check_writable
-from .sources import IMAGE_SUFFIXES, ImageFiles, VideoFile
+from .display import Window
+from .sources import ImageFiles, open_source
 from .stats import Snapshot
 from .stream import Analysed, Stream
+from .terminal import TerminalView
 
-
-def open_source(spec: os.PathLike | str) -> VideoFile | ImageFiles:
-    """An image, a folder of images, or a video file."""
-    path = Path(spec)
-    if path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES:
-        return ImageFiles(path)
-    return VideoFile(path)
+__all__ = ["ImageSink", "RunReport", "open_source", "process", "render_summary"]
 
 
 class ImageSink(Resource):
@@ -48,13 +45,24 @@ class ImageSink(Resource):
             raise OutputError(f"cannot write output {str(target)!r}")
 
 
-def process(source: VideoFile | ImageFiles, analyser: Analyser, output: os.PathLike | str | None = None,
+@dataclass(frozen=True)
+class RunReport:
+    """How a run went: its statistics and what ended it ("end of input" or "quit from the window")."""
+
+    snapshot: Snapshot
+    ended: str
+
+
+def process(source, analyser: Analyser, output: os.PathLike | str | None = None,
             jsonl: os.PathLike | str | None = None, masks: os.PathLike | str | None = None,
-            budget_ms: float = 250.0, hud: bool = True) -> Snapshot:
-    """Analyse the frames; write the annotated output (with the HUD), JSON lines and masks.
-    Returns the run's statistics. Outputs are opened (and so checked) before any frame is read."""
+            budget_ms: float = 250.0, hud: bool = True, window: Window | None = None,
+            terminal: TerminalView | None = None, queue_size: int = 4) -> RunReport:
+    """Analyse the frames; show them in `window` and the figures in `terminal` (each optional);
+    write the annotated output (with the HUD), JSON lines and masks. Outputs are opened (and so
+    checked) before any frame is read, and finalised on every way out (end, q, Ctrl-C, errors)."""
     if masks is not None and "segment" not in analyser.paths:
         raise ValueError("--save-masks needs --mode segment or compare")
+    ended = "end of input"
     with ExitStack() as outputs:
         rows = outputs.enter_context(JsonlSink(jsonl)) if jsonl else None
         mask_sink = outputs.enter_context(MaskSink(masks)) if masks else None
@@ -65,18 +73,20 @@ def process(source: VideoFile | ImageFiles, analyser: Analyser, output: os.PathL
             else:
                 if Path(output).suffix.lower() not in VIDEO_CODECS:
                     raise ValueError(f"output {str(output)!r}: a video needs one of {', '.join(VIDEO_CODECS)}")
-                width = source.video.codec_context.width * (2 if analyser.mode == "compare" else 1)
-                video = outputs.enter_context(VideoSink(output, source.rate, (width, source.video.codec_context.height),
-                                                        source.video.time_base, source.audio))
-        stream = outputs.enter_context(Stream(source, analyser, budget_ms=budget_ms))
+                width, height = source.size
+                width *= 2 if analyser.mode == "compare" else 1
+                video = outputs.enter_context(VideoSink(output, source.rate, (width, height), source.time_base,
+                                                        source.audio))
+        stream = outputs.enter_context(Stream(source, analyser, queue_size=queue_size, budget_ms=budget_ms))
         hud_annotator = HudAnnotator()
+        drawing = video is not None or images is not None or window is not None
         for item in stream:
             if not isinstance(item, Analysed):  # an audio packet, copied through
                 if video is not None:
                     video.write_audio(item)
                 continue
             frame = item.frame
-            if video is not None or images is not None:
+            if drawing:
                 with stream.stats.stage("draw"):
                     annotated = analyser.annotate(frame.image, item.outputs)
                     if hud:
@@ -84,8 +94,9 @@ def process(source: VideoFile | ImageFiles, analyser: Analyser, output: os.PathL
                 with stream.stats.stage("write"):
                     if video is not None:
                         video.write(annotated, frame.timestamp)
-                    else:
+                    elif images is not None:
                         images.write(annotated, frame.index)
+            keep_going = window.show(annotated) if window is not None else True
             latency_ms = (time.perf_counter() - frame.captured) * 1000  # capture -> rendered
             stream.stats.latency(latency_ms)
             for path_output in item.outputs:
@@ -94,20 +105,35 @@ def process(source: VideoFile | ImageFiles, analyser: Analyser, output: os.PathL
                                latency_ms=latency_ms)
                 if mask_sink is not None and path_output.mode == "segment":
                     mask_sink.write(frame.index, path_output.result.class_map)
+            if terminal is not None:
+                terminal.update(stream.stats.snapshot())
+            if not keep_going:
+                ended = "quit from the window"
+                break
         snapshot = stream.stats.snapshot(whole_run=True)
-    if source.error:
+    if terminal is not None:
+        terminal.update(snapshot, force=True)
+    if source.error and ended == "end of input":
         raise ValueError(f"{source.error} ({snapshot.frames} frames before it were processed and written)")
-    return snapshot
+    return RunReport(snapshot, ended)
 
 
 def render_summary(snapshot: Snapshot, mode: str, console) -> None:
-    """The end-of-run table: latency, rates, frames analysed, skipped and dropped."""
+    """The end-of-run table: the run (capture -> rendered) and each path (capture -> its result):
+    latency p50/p95/max, analysed fps, frames analysed, skipped and dropped."""
     from rich.table import Table
 
     table = Table(title=f"streamsee {mode}: {snapshot.frames} frames")
-    for column in ("latency p50 ms", "p95 ms", "max ms", "analysed fps", "analysed", "skipped", "dropped"):
+    for column in ("", "latency p50 ms", "p95 ms", "max ms", "analysed fps", "analysed", "skipped", "dropped"):
         table.add_column(column, justify="right")
-    table.add_row(f"{snapshot.latency_p50_ms:.1f}", f"{snapshot.latency_p95_ms:.1f}", f"{snapshot.latency_max_ms:.1f}",
-                  f"{snapshot.analysed_fps:.1f}", str(snapshot.analysed), str(snapshot.skipped), str(snapshot.dropped))
+
+    def add(name: str, figures: Snapshot, dropped: str) -> None:
+        table.add_row(name, f"{figures.latency_p50_ms:.1f}", f"{figures.latency_p95_ms:.1f}",
+                      f"{figures.latency_max_ms:.1f}", f"{figures.analysed_fps:.1f}", str(figures.analysed),
+                      str(figures.skipped), dropped)
+
+    add("run: capture -> rendered", snapshot, str(snapshot.dropped))
+    for name, path in snapshot.paths.items():
+        add(f"{name}: capture -> result", path, "")
     console.print(table)
     console.print("mean ms per stage: " + ", ".join(f"{name} {ms:.1f}" for name, ms in snapshot.stage_ms.items()))

@@ -30,18 +30,25 @@ class Snapshot:
     analysed: int
     skipped: int
     dropped: int
+    paths: dict[str, "Snapshot"] = field(default_factory=dict)  # per path: latency = capture -> its result
 
     def to_json(self) -> dict:
-        return {"source_fps": round(self.source_fps, 2), "analysed_fps": round(self.analysed_fps, 2),
+        figures = {"source_fps": round(self.source_fps, 2), "analysed_fps": round(self.analysed_fps, 2),
                 "latency_p50_ms": round(self.latency_p50_ms, 1), "latency_p95_ms": round(self.latency_p95_ms, 1),
                 "latency_max_ms": round(self.latency_max_ms, 1),
                 "stage_ms": {k: round(v, 2) for k, v in self.stage_ms.items()},
                 "frames": self.frames, "analysed": self.analysed, "skipped": self.skipped, "dropped": self.dropped}
+        if self.paths:
+            figures["paths"] = {name: path.to_json() for name, path in self.paths.items()}
+        return figures
 
 
 @dataclass
 class Stats:
-    """Thread-safe counters and recent timings for one path (or for the source)."""
+    """Thread-safe counters and recent timings of a run, and of each path in it (`path(name)`).
+
+    For the run, latency is capture -> rendered; for a path, capture -> that path's result.
+    """
 
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stages: dict[str, deque] = field(default_factory=dict)
@@ -53,6 +60,12 @@ class Stats:
     analysed: int = 0
     skipped: int = 0
     dropped: int = 0
+    _paths: dict[str, "Stats"] = field(default_factory=dict)
+
+    def path(self, name: str) -> "Stats":
+        """The figures of one path (created on first use; one per path for the whole run)."""
+        with self._lock:
+            return self._paths.setdefault(name, Stats())
 
     @contextmanager
     def stage(self, name: str):
@@ -91,6 +104,7 @@ class Stats:
 
     def snapshot(self, whole_run: bool = False) -> Snapshot:
         """Recent figures (or, with whole_run, latency percentiles over every frame so far)."""
+        paths = {name: path.snapshot(whole_run) for name, path in list(self._paths.items())}
         with self._lock:
             latency = np.array(self._latency_all if whole_run else self._latency, np.float64)
             return Snapshot(
@@ -99,7 +113,7 @@ class Stats:
                 latency_p95_ms=float(np.percentile(latency, 95)) if len(latency) else 0.0,
                 latency_max_ms=float(latency.max()) if len(latency) else 0.0,
                 stage_ms={name: float(np.mean(values)) for name, values in self._stages.items() if values},
-                frames=self.frames, analysed=self.analysed, skipped=self.skipped, dropped=self.dropped)
+                frames=self.frames, analysed=self.analysed, skipped=self.skipped, dropped=self.dropped, paths=paths)
 
 
 def _rate(times: deque) -> float:

@@ -102,6 +102,7 @@ class Stream(Resource):
                     return
                 if isinstance(item, Frame):
                     self.stats.captured(item.captured)
+                    self.stats.add_stage("decode", item.decode_ms)
                 if self.live and isinstance(item, Frame):
                     self._put_newest(item)
                 elif self.live:  # audio of a paced file: around the frame queue, so no drop can hit it
@@ -128,12 +129,18 @@ class Stream(Resource):
                 age_ms = (time.perf_counter() - item.captured) * 1000
                 if self.live and age_ms > self.budget_ms and not self.frames.empty():
                     self.stats.count(analysed=False)
+                    for mode in self.analyser.modes:
+                        self.stats.path(mode).count(analysed=False)
                     self._put(self.results, Analysed(item, latest, analysed=False))
                     continue
                 with self.stats.stage("analyse"):
                     latest = self.analyser(item.image)
                 for output in latest:
                     self.stats.add_stage(f"analyse {output.mode}", output.latency_ms)
+                    path = self.stats.path(output.mode)
+                    path.add_stage("analyse", output.latency_ms)
+                    path.latency((output.finished - item.captured) * 1000)
+                    path.count(analysed=True)
                 self.stats.count(analysed=True)
                 self._put(self.results, Analysed(item, latest, analysed=True))
         except BaseException as error:

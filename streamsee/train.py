@@ -7,6 +7,7 @@ epoch into DIR and resumes from the checkpoint when run again with the same DIR.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -159,17 +160,32 @@ def subset(split, limit: int | None, seed: int):
 
 
 def train(data: str | os.PathLike, out: str | os.PathLike, epochs: int = EPOCHS, limit: int | None = None,
-          batch_size: int = BATCH_SIZE, export: bool = True, quiet: bool = False) -> dict:
-    """Train (or resume) into OUT; returns the training log. `limit` trains on N random images only."""
+          batch_size: int = BATCH_SIZE, export: bool = True, quiet: bool = False,
+          init: str | os.PathLike | None = None, peak_lr: float = PEAK_LR) -> dict:
+    """Train (or resume) into OUT; returns the training log. `limit` trains on N random images only.
+
+    `init` starts from the weights of an earlier run (a `classifier.weights.h5`) instead of
+    random ones: a warm restart, one more one-cycle schedule peaking at `peak_lr`.
+    """
+    init = None if init is None else Path(init)
+    if init is not None and not init.is_file():
+        raise FileNotFoundError(f"no weights file at {str(init)!r} to start from (--init)")
+    if not peak_lr > 0:
+        raise ValueError(f"the peak learning rate must be positive, not {peak_lr!r}")
     previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(PRECISION)
     try:
-        return _train(data, Path(out), epochs, limit, batch_size, export, quiet)
+        return _train(data, Path(out), epochs, limit, batch_size, export, quiet, init, peak_lr)
     finally:
         keras.mixed_precision.set_global_policy(previous)
 
 
-def _train(data, out: Path, epochs: int, limit: int | None, batch_size: int, export: bool, quiet: bool) -> dict:
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _train(data, out: Path, epochs: int, limit: int | None, batch_size: int, export: bool, quiet: bool,
+           init: Path | None, peak_lr: float) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(SEED)
 
@@ -185,16 +201,22 @@ def _train(data, out: Path, epochs: int, limit: int | None, batch_size: int, exp
     checkpoint = out / CHECKPOINT
     log = json.loads(log_path.read_text()) if log_path.exists() and checkpoint.exists() else None
     if log is not None:
-        settings, wanted = (log["epochs"], log["limit"], log["batch_size"]), (epochs, limit, batch_size)
+        recipe = log.get("recipe", {})
+        start = recipe.get("init")
+        settings = (log.get("epochs"), log.get("limit"), log.get("batch_size"), recipe.get("peak_lr", PEAK_LR),
+                    start and start["sha256"])
+        wanted = (epochs, limit, batch_size, peak_lr, init and file_digest(init))
         if settings != wanted:
-            raise ValueError(f"{str(out)!r} holds a run with (epochs, limit, batch size) = {settings}, not {wanted}: "
-                             "resume it with the same settings or train into a new folder")
+            raise ValueError(f"{str(out)!r} holds a run with (epochs, limit, batch size, peak lr, init sha256) = "
+                             f"{settings}, not {wanted}: resume it with the same settings or train into a new folder")
         model = keras.models.load_model(checkpoint)
         initial_epoch = len(log["history"])
     else:
         model = build_model()
+        if init is not None:
+            model.load_weights(init)
         model.compile(
-            optimizer=keras.optimizers.SGD(OneCycle(epochs * steps_per_epoch), momentum=MOMENTUM, nesterov=True,
+            optimizer=keras.optimizers.SGD(OneCycle(epochs * steps_per_epoch, peak_lr), momentum=MOMENTUM, nesterov=True,
                                            weight_decay=WEIGHT_DECAY),
             loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=LABEL_SMOOTHING),
             metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
@@ -203,7 +225,8 @@ def _train(data, out: Path, epochs: int, limit: int | None, batch_size: int, exp
         log = {
             "model": model.name, "epochs": epochs, "limit": limit, "batch_size": batch_size,
             "macs": count_macs(model), "params": int(model.count_params()),
-            "recipe": {"peak_lr": PEAK_LR, "warmup": WARMUP_FRACTION, "momentum": MOMENTUM, "nesterov": True,
+            "recipe": {"init": init and {"weights": str(init), "sha256": file_digest(init)},
+                       "peak_lr": peak_lr, "warmup": WARMUP_FRACTION, "momentum": MOMENTUM, "nesterov": True,
                        "weight_decay": WEIGHT_DECAY, "label_smoothing": LABEL_SMOOTHING, "cutout": CUTOUT,
                        "pad_crop": PAD, "flip": True, "precision": PRECISION, "seed": SEED},
             "history": [],

@@ -17,16 +17,25 @@ INT8_TOP1_FLOOR = 0.87  # measured 0.8756 (float 0.8774); the issue asks for 0.9
 
 @pytest.fixture(scope="module")
 def predictions(cifar_test):
+    """Test-set predictions of both shipped models, as shipped (with the mirror view) and of one view."""
     result = {}
     for name in ("classifier_float.tflite", "classifier_int8.tflite"):
         with Classifier(MODELS_DIR / name) as classifier:
             result[name] = classifier.predict(cifar_test.images).argmax(1)
+        with Classifier(MODELS_DIR / name, mirror=False) as classifier:
+            result[name, "one view"] = classifier.predict(cifar_test.images).argmax(1)
     return result
 
 
 def test_shipped_int8_accuracy(predictions, cifar_test):
     top1 = float((predictions["classifier_int8.tflite"] == cifar_test.labels).mean())
     assert top1 >= INT8_TOP1_FLOOR
+
+
+def test_the_mirror_view_helps(predictions, cifar_test):
+    with_mirror = (predictions["classifier_int8.tflite"] == cifar_test.labels).mean()
+    one_view = (predictions["classifier_int8.tflite", "one view"] == cifar_test.labels).mean()
+    assert with_mirror > one_view + 0.003
 
 
 def test_int8_close_to_float(predictions, cifar_test):

@@ -53,7 +53,7 @@ def test_evaluate_json(cifar_path):
     result = streamsee("evaluate", "--data", cifar_path, "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert set(report) == {"top1", "per_class", "confusion", "model", "n"}
+    assert set(report) == {"top1", "top1_single_view", "per_class", "confusion", "model", "n"}
     assert report["n"] == 10000 and 0.0 < report["top1"] <= 1.0
     assert len(report["confusion"]) == 10 and all(len(row) == 10 for row in report["confusion"])
 

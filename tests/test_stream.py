@@ -30,6 +30,7 @@ class SlowAnalyser:
     """Takes `seconds` per frame; raises on frame `fail_at`; records what it saw."""
 
     mode = "segment"
+    modes = ("segment",)
 
     def __init__(self, seconds=0.0, fail_at=None):
         self.seconds, self.fail_at, self.seen = seconds, fail_at, []
@@ -40,7 +41,7 @@ class SlowAnalyser:
             raise RuntimeError(f"analysis failed on frame {index}")
         time.sleep(self.seconds)
         self.seen.append(index)
-        return [PathResult("segment", Result(), self.seconds * 1000)]
+        return [PathResult("segment", Result(), self.seconds * 1000, time.perf_counter())]
 
 
 def streamsee_threads():
