@@ -10,7 +10,7 @@ import numpy as np
 
 from .boxes import BoxDetector
 from .drawing import BoxAnnotator, HeatmapAnnotator, side_by_side
-from .fcn import Segmenter
+from .fcn import WORKING_WIDTH, Segmenter
 from .resource import Resource
 from .result import Result
 
@@ -36,7 +36,7 @@ class Analyser(Resource):
     ...     annotated = analyse.annotate(frame, outputs)
     """
 
-    def __init__(self, mode: str = "segment", proposals: str = "boundieboxies", working_width: int = 224,
+    def __init__(self, mode: str = "segment", proposals: str = "boundieboxies", working_width: int = WORKING_WIDTH,
                  min_score: float | None = None):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")

@@ -42,7 +42,7 @@ def build_run_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output", help="annotated video (.mp4, .mkv, .mov, .webm), image, or folder for a folder input")
     parser.add_argument("--jsonl", help="one JSON object per frame and path")
     parser.add_argument("--save-masks", metavar="DIR", help="DIR/NNNNNN.png: class id per pixel, 255 = none")
-    parser.add_argument("--working-width", type=int, default=None, help="FCN working width in pixels (default 224)")
+    parser.add_argument("--working-width", type=int, default=None, help="FCN working width in pixels (default: configs/default.toml)")
     parser.add_argument("--min-score", type=float, default=None,
                         help="box path: least class probability kept (default: the calibrated threshold)")
     parser.add_argument("--realtime", action="store_const", const=True, default=None,
@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="compose N 640x480 scenes from test images and measure both paths on them")
     evaluate.add_argument("--backgrounds", default=None, help="folder of photos with none of the classes, for --scenes "
                           "(default: ../shared/media/negatives)")
-    evaluate.add_argument("--working-width", type=int, default=None, help="FCN working width for --scenes")
+    evaluate.add_argument("--working-width", type=int, default=None, help="FCN working width for --scenes and --footage")
     evaluate.add_argument("--footage", metavar="MEDIA", nargs="?", const="../shared/media", default=None,
                           help="both paths on the real clips in MEDIA (default ../shared/media): top label per frame")
     evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -158,9 +158,10 @@ def run_input(args) -> int:
                          budget_ms=config.budget_ms, hud=config.hud, window=window, terminal=terminal,
                          queue_size=config.queue_size)
     if args.stats_json:
-        Path(args.stats_json).write_text(json.dumps({"mode": config.mode, "ended": report.ended,
-                                                     **report.snapshot.to_json()}, indent=1))
+        Path(args.stats_json).write_text(json.dumps({"mode": config.mode, **report.to_json()}, indent=1))
     render_summary(report.snapshot, config.mode, console)
+    console.print(f"{report.snapshot.frames} frames in {report.seconds:.1f} s "
+                  f"({report.snapshot.frames / max(report.seconds, 1e-9):.1f} frames per second)")
     if report.ended != "end of input":
         console.print(f"streamsee: stopped: {report.ended}")
     return 0
@@ -194,7 +195,8 @@ def run_evaluate(args) -> int:
     if args.footage is not None:
         from .footage_eval import evaluate_footage, render_footage_report
 
-        return show(args, evaluate_footage(args.footage), render_footage_report)
+        settings = {} if args.working_width is None else {"working_width": args.working_width}
+        return show(args, evaluate_footage(args.footage, **settings), render_footage_report)
     if args.scenes is not None:
         from .scene_eval import DEFAULT_BACKGROUNDS, evaluate_scenes, render_scene_report
 

@@ -63,7 +63,7 @@ class RunConfig:
 
     mode: str = "segment"             # box path, FCN path, or both side by side
     proposals: str = "boundieboxies"  # region proposals for the box path
-    working_width: int = 224          # FCN working width in pixels
+    working_width: int = 160          # FCN working width in pixels (fcn.WORKING_WIDTH)
     min_score: float | None = None    # box path: least class probability kept; None = calibrated
     budget_ms: float = 250.0          # live sources: a frame older than this is skipped when a newer one waits
     queue_size: int = 4               # frames waiting between the reader and the analyser

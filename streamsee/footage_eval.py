@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from .analyse import Analyser
+from .fcn import WORKING_WIDTH
 from .labels import CLASSES
 
 DEFAULT_MEDIA = Path("../shared/media")
@@ -69,7 +70,7 @@ def top_label(mode: str, result) -> str | None:
 
 
 def evaluate_footage(media: os.PathLike | str = DEFAULT_MEDIA, frames_per_clip: int = 20,
-                     proposals: str = "boundieboxies", working_width: int = 224) -> dict:
+                     proposals: str = "boundieboxies", working_width: int = WORKING_WIDTH) -> dict:
     media = Path(media)
     report = {}
     with Analyser("compare", proposals=proposals, working_width=working_width) as analyser:

@@ -47,10 +47,17 @@ class ImageSink(Resource):
 
 @dataclass(frozen=True)
 class RunReport:
-    """How a run went: its statistics and what ended it ("end of input" or "quit from the window")."""
+    """How a run went: its statistics, what ended it ("end of input" or "quit from the window"),
+    and its wall-clock seconds from the first frame read to the last one rendered."""
 
     snapshot: Snapshot
     ended: str
+    seconds: float
+
+    def to_json(self) -> dict:
+        fps = self.snapshot.frames / self.seconds if self.seconds > 0 else 0.0
+        return {"ended": self.ended, "seconds": round(self.seconds, 3), "frames_per_second": round(fps, 2),
+                **self.snapshot.to_json()}
 
 
 def process(source, analyser: Analyser, output: os.PathLike | str | None = None,
@@ -79,6 +86,7 @@ def process(source, analyser: Analyser, output: os.PathLike | str | None = None,
                                                         source.audio))
         stream = outputs.enter_context(Stream(source, analyser, queue_size=queue_size, budget_ms=budget_ms))
         hud_annotator = HudAnnotator()
+        started = time.perf_counter()
         drawing = video is not None or images is not None or window is not None
         for item in stream:
             if not isinstance(item, Analysed):  # an audio packet, copied through
@@ -111,11 +119,12 @@ def process(source, analyser: Analyser, output: os.PathLike | str | None = None,
                 ended = "quit from the window"
                 break
         snapshot = stream.stats.snapshot(whole_run=True)
+        seconds = time.perf_counter() - started
     if terminal is not None:
         terminal.update(snapshot, force=True)
     if source.error and ended == "end of input":
         raise ValueError(f"{source.error} ({snapshot.frames} frames before it were processed and written)")
-    return RunReport(snapshot, ended)
+    return RunReport(snapshot, ended, seconds)
 
 
 def render_summary(snapshot: Snapshot, mode: str, console) -> None:
@@ -123,7 +132,8 @@ def render_summary(snapshot: Snapshot, mode: str, console) -> None:
     latency p50/p95/max, analysed fps, frames analysed, skipped and dropped."""
     from rich.table import Table
 
-    table = Table(title=f"streamsee {mode}: {snapshot.frames} frames")
+    table = Table(title=f"streamsee {mode}: {snapshot.frames} frames",
+                  caption="latency: run = capture -> rendered; a path = capture -> its result")
     for column in ("", "latency p50 ms", "p95 ms", "max ms", "analysed fps", "analysed", "skipped", "dropped"):
         table.add_column(column, justify="right")
 
@@ -132,8 +142,8 @@ def render_summary(snapshot: Snapshot, mode: str, console) -> None:
                       f"{figures.latency_max_ms:.1f}", f"{figures.analysed_fps:.1f}", str(figures.analysed),
                       str(figures.skipped), dropped)
 
-    add("run: capture -> rendered", snapshot, str(snapshot.dropped))
+    add("run", snapshot, str(snapshot.dropped))
     for name, path in snapshot.paths.items():
-        add(f"{name}: capture -> result", path, "")
+        add(name, path, "")
     console.print(table)
     console.print("mean ms per stage: " + ", ".join(f"{name} {ms:.1f}" for name, ms in snapshot.stage_ms.items()))

@@ -9,10 +9,9 @@ import pytest
 from streamsee.classifier import DEFAULT_MODEL, MODELS_DIR, Classifier, ModelFileError, to_bgr
 from streamsee.evaluate import evaluate_classifier
 
-# What the shipped int8 model scores on the 10,000 JPEG test images, minus a hair (the target,
-# 0.91, is not reached yet: see the model card).
-# See streamsee/models/classifier/MODEL_CARD.md for the measured figure.
-INT8_TOP1_FLOOR = 0.87  # measured 0.8756 (float 0.8774); the issue asks for 0.91
+# What the shipped int8 model scores on the 10,000 JPEG test images (with its mirror view, as
+# shipped), minus a hair. The target, 0.91, is not reached yet: see the model card.
+INT8_TOP1_FLOOR = 0.895  # measured 0.8977 (float 0.8967; one view: int8 0.8825, float 0.8824)
 
 
 @pytest.fixture(scope="module")

@@ -30,7 +30,7 @@ def test_default_preset_is_the_defaults_and_the_others_differ():
     assert load_config("fast") != RunConfig()
     assert load_config("accurate") != RunConfig()
     fast, accurate = load_config("fast"), load_config("accurate")
-    assert fast.working_width < RunConfig().working_width < accurate.working_width
+    assert fast.working_width < RunConfig().working_width <= accurate.working_width
     assert fast.budget_ms < RunConfig().budget_ms < accurate.budget_ms
 
 
@@ -39,6 +39,12 @@ def test_choices_agree_with_the_modules_they_copy():
 
     assert config.MODES == analyse.MODES
     assert config.PROPOSAL_METHODS == proposals.PROPOSAL_METHODS
+
+
+def test_default_working_width_is_the_measured_one():
+    from streamsee import fcn
+
+    assert RunConfig().working_width == load_config("default").working_width == fcn.WORKING_WIDTH
 
 
 def test_every_field_has_a_rule():
@@ -65,7 +71,7 @@ def test_overrides_win_and_none_does_not_override():
     config = fast.replace(working_width=256, budget_ms=None, mode=None, hud=False, min_score=0.4)
     assert (config.working_width, config.hud, config.min_score) == (256, False, 0.4)
     assert (config.budget_ms, config.mode, config.queue_size) == (fast.budget_ms, fast.mode, fast.queue_size)
-    assert fast.working_width == 160  # the preset itself is unchanged
+    assert fast.working_width == 128  # the preset itself is unchanged
 
 
 def test_overrides_are_checked():
