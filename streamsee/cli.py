@@ -94,7 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--limit", type=int, default=None, help="classifier: train on this many images only")
     train.add_argument("--init", default=None, help="classifier: start from these weights (warm restart)")
     train.add_argument("--peak-lr", type=float, default=None, help="classifier: peak of the one-cycle schedule")
+    train.add_argument("--teacher", action="append", default=[], metavar="WEIGHTS",
+                       help="classifier: distil from these weights (repeat for an ensemble)")
     train.add_argument("--steps", type=int, default=None, help="fcn: training steps")
+    train.add_argument("--fine-tune", action="store_true", help="fcn: train the backbone's convolutions too")
+    train.add_argument("--learning-rate", type=float, default=None, help="fcn: Adam's starting learning rate")
     bench = commands.add_parser("bench", help="speed on this machine: classifier per crop, paths per frame")
     bench.add_argument("--data", default=DEFAULT_DATA, help=f"CIFAR-10, for composed scenes (default: {DEFAULT_DATA})")
     bench.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -219,12 +223,13 @@ def run_train(args) -> int:
     if args.what == "fcn":
         from . import train_fcn
 
-        train_fcn.train_fcn(args.data, args.out, steps=args.steps or train_fcn.STEPS)
+        train_fcn.train_fcn(args.data, args.out, steps=args.steps or train_fcn.STEPS, fine_tune=args.fine_tune,
+                            learning_rate=args.learning_rate or train_fcn.LEARNING_RATE)
         return 0
     from . import train
 
     train.train(args.data, args.out, epochs=args.epochs or train.EPOCHS, limit=args.limit, init=args.init,
-                peak_lr=train.PEAK_LR if args.peak_lr is None else args.peak_lr)
+                peak_lr=train.PEAK_LR if args.peak_lr is None else args.peak_lr, teachers=args.teacher)
     return 0
 
 

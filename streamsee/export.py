@@ -83,23 +83,46 @@ def export_models(model: keras.Model, out: Path, train_images: np.ndarray, test_
     return report
 
 
-def invocation() -> str:
-    """The command line that is running, as a model card quotes it."""
-    return "streamsee " + shlex.join(sys.argv[1:]) if Path(sys.argv[0]).name == "streamsee" else "(API call)"
+def invocation(backend: str = "tensorflow") -> str:
+    """The command line that is running, as a model card quotes it (with the Keras backend it fitted on)."""
+    if Path(sys.argv[0]).name != "streamsee":
+        return "(API call)"
+    prefix = "" if backend == "tensorflow" else f"KERAS_BACKEND={backend} "
+    return prefix + "streamsee " + shlex.join(sys.argv[1:])
 
 
-def _started_from(out: Path, init: dict | None) -> list[str]:
-    """Lines naming the earlier run a warm restart started from; its card and log are copied beside."""
-    if not init:
+LINEAGE = ("MODEL_CARD.md", "training_log.json", "init_MODEL_CARD.md", "init_training_log.json")
+
+
+def _copy_lineage(out: Path, weights: str, prefix: str) -> list[str]:
+    """Copy the card and log (and their own init's) of the run that made `weights` into OUT."""
+    earlier = Path(weights).parent
+    if earlier.resolve() == out.resolve():
         return []
-    earlier = Path(init["weights"]).parent
     copied = []
-    for name in ("MODEL_CARD.md", "training_log.json"):
-        if (earlier / name).is_file() and earlier.resolve() != out.resolve():
-            shutil.copyfile(earlier / name, out / f"init_{name}")
-            copied.append(f"`init_{name}`")
-    return [f"- Started from: `{init['weights']}` (sha256 {init['sha256'][:16]}...), the weights of an earlier run"
-            + (f"; its card and log are {' and '.join(copied)} beside this card" if copied else "")]
+    for name in LINEAGE:
+        if (earlier / name).is_file():
+            shutil.copyfile(earlier / name, out / f"{prefix}{name}")
+            copied.append(f"`{prefix}{name}`")
+    return copied
+
+
+def _started_from(out: Path, recipe: dict) -> list[str]:
+    """Lines naming the earlier runs this one started from (--init) and learnt from (--teacher)."""
+    lines = []
+    init = recipe.get("init")
+    if init:
+        copied = _copy_lineage(out, init["weights"], "init_")
+        lines.append(f"- Started from: `{init['weights']}` (sha256 {init['sha256'][:16]}...), the weights of an "
+                     "earlier run" + (f"; its card and log: {', '.join(copied)}" if copied else ""))
+    teachers = recipe.get("teachers", [])
+    for index, teacher in enumerate(teachers, 1):
+        copied = _copy_lineage(out, teacher["weights"], f"teacher{index}_")
+        lines.append(f"- Teacher {index} of {len(teachers)} (distillation: the teachers' mean class probabilities "
+                     f"for each augmented image make {recipe['distill']} of its target): `{teacher['weights']}` "
+                     f"(sha256 {teacher['sha256'][:16]}...)"
+                     + (f"; its card and log: {', '.join(copied)}" if copied else ""))
+    return lines
 
 
 def write_model_card(out: Path, report: dict) -> None:
@@ -108,18 +131,22 @@ def write_model_card(out: Path, report: dict) -> None:
 
     log = json.loads((out / LOG).read_text())
     history = log["history"]
-    command = invocation()
+    backend = log["recipe"].get("backend", "tensorflow")
+    command = invocation(backend)
+    device = log["recipe"].get("device", "2 CPU cores" if backend == "tensorflow" else "an accelerator")
+    where = f"{device} (Keras on {backend}" + ("" if backend == "tensorflow" else ", exported with TensorFlow")
     lines = [
         f"# Model card: {log['model']}",
         "",
         "The CIFAR-10 classifier that both recognition paths share (box crops and fully convolutional frames).",
         "",
-        f"- Produced by: `{command}` (resumed runs continue the same schedule)",
+        f"- Produced by: `{command}` (resumed runs continue the same schedule"
+        + ("" if backend == "tensorflow" else "; the same command without KERAS_BACKEND, run where TensorFlow is "
+           "installed, finds the finished checkpoint and only exports") + ")",
         f"- Training: {len(history)} epochs of {log['batch_size']}-image batches, "
-        f"{sum(e['seconds'] for e in history) / 60:.1f} min of fitting on this machine "
-        f"(2 CPU cores, {log['recipe']['precision']})",
+        f"{sum(e['seconds'] for e in history) / 60:.1f} min of fitting on {where}, {log['recipe']['precision']})",
         f"- Recipe: {json.dumps(log['recipe'])}",
-        *_started_from(out, log["recipe"].get("init")),
+        *_started_from(out, log["recipe"]),
         f"- Cost: {report['macs'] / 1e6:.1f} M multiply-adds per 32x32 crop, {report['params'] / 1e6:.3f} M parameters",
         "- Input: BGR uint8 pixels, 32x32 (any size runs fully convolutionally); output: 10 class scores (logits)",
         "",

@@ -17,7 +17,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 from keras import layers  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn  # noqa: E402
@@ -34,6 +33,7 @@ WARMUP_FRACTION = 0.2
 MOMENTUM = 0.9
 WEIGHT_DECAY = 5e-4
 LABEL_SMOOTHING = 0.1
+DISTILL = 0.7  # with --teacher: the teachers' share of each target (the true label's is the rest)
 CUTOUT = 8  # side of the square erased from each training image (0 = off)
 PAD = 4  # random-crop padding
 PRECISION = "mixed_bfloat16"  # AVX-512 BF16: about 30 % faster than float32 here
@@ -108,49 +108,72 @@ class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
 
 
 # ---------------------------------------------------------------- data
-def training_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int = BATCH_SIZE, seed: int = SEED):
-    """Random crop with reflect padding, horizontal flip, cutout; one-hot labels for smoothing.
+class TrainingBatches(keras.utils.PyDataset):
+    """Shuffled, augmented training batches: random crop with reflect padding, horizontal flip,
+    cutout; one-hot labels (for label smoothing).
 
-    Augmentation runs on whole batches (vectorised ops), which keeps the 2-core input
-    pipeline from competing with the training step.
+    Plain numpy, so it feeds every Keras backend alike (TensorFlow here on the CPU, JAX on a
+    GPU machine). Each batch is one fancy-indexed gather (crop and flip together), about a
+    millisecond. Batch `i` of epoch `e` depends on (seed, e, i) only, so a resumed run sees the
+    very batches an uninterrupted one would.
+
+    With a `teacher` (knowledge distillation) each target is DISTILL times the teacher's class
+    probabilities for the very augmented image plus the rest on the true label.
     """
-    side = 32 + 2 * PAD
-    generator = tf.random.Generator.from_seed(seed)
 
-    def augment(image, label):
-        n = tf.shape(image)[0]
-        padded = tf.pad(tf.cast(image, tf.float32), [[0, 0], [PAD, PAD], [PAD, PAD], [0, 0]], mode="REFLECT")
-        offsets = tf.cast(generator.uniform((n, 2), 0, 2 * PAD + 1, dtype=tf.int32), tf.float32) / (side - 1)
-        boxes = tf.concat([offsets, offsets + 31 / (side - 1)], axis=1)  # exact pixel positions: no blur
-        image = tf.image.crop_and_resize(padded, boxes, tf.range(n), (32, 32))
-        flip = generator.uniform((n, 1, 1, 1)) < 0.5
-        image = tf.where(flip, tf.reverse(image, axis=[2]), image)
+    def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int = BATCH_SIZE, seed: int = SEED,
+                 first_epoch: int = 0, teacher: keras.Model | None = None):
+        super().__init__()
+        self.teacher = teacher
+        self.padded = np.pad(images, ((0, 0), (PAD, PAD), (PAD, PAD), (0, 0)), mode="reflect")
+        self.targets = np.eye(NUM_CLASSES, dtype=np.float32)[labels.astype(np.int64)]
+        self.batch_size, self.seed, self.epoch = batch_size, seed, first_epoch
+        self.order = self._permutation()
+
+    def _permutation(self) -> np.ndarray:
+        return np.random.default_rng((self.seed, self.epoch)).permutation(len(self.targets))
+
+    def __len__(self) -> int:
+        return len(self.targets) // self.batch_size
+
+    def __getitem__(self, index: int):
+        pick = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        rng = np.random.default_rng((self.seed, self.epoch, index))
+        n, grid = len(pick), np.arange(32)
+        rows = rng.integers(0, 2 * PAD + 1, (n, 1)) + grid
+        cols = rng.integers(0, 2 * PAD + 1, (n, 1)) + grid
+        cols = np.where(rng.random((n, 1)) < 0.5, cols[:, ::-1], cols)
+        images = self.padded[pick[:, None, None], rows[:, :, None], cols[:, None, :]].astype(np.float32)
         if CUTOUT:
-            centre = generator.uniform((n, 2), 0, 32, dtype=tf.int32)
-            grid = tf.range(32)[None, :]
-            rows = tf.abs(grid - centre[:, :1]) <= CUTOUT // 2
-            cols = tf.abs(grid - centre[:, 1:]) <= CUTOUT // 2
-            hole = tf.logical_and(rows[:, :, None], cols[:, None, :])
-            image = tf.where(hole[..., None], 128.0, image)
-        return image, tf.one_hot(tf.cast(label, tf.int32), NUM_CLASSES)
+            centre = rng.integers(0, 32, (n, 2))
+            hole = ((np.abs(grid - centre[:, :1]) <= CUTOUT // 2)[:, :, None]
+                    & (np.abs(grid - centre[:, 1:]) <= CUTOUT // 2)[:, None, :])
+            images[hole] = 128.0
+        if self.teacher is None:
+            return images, self.targets[pick]
+        soft = keras.ops.convert_to_numpy(keras.ops.softmax(self.teacher.predict_on_batch(images))).astype(np.float32)
+        return images, DISTILL * soft + (1 - DISTILL) * self.targets[pick]
 
-    return (
-        tf.data.Dataset.from_tensor_slices((images, labels))
-        .shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
-        .batch(batch_size, drop_remainder=True)
-        .map(augment, num_parallel_calls=1)
-        .prefetch(2)
-    )
-
-
-def test_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int = 500):
-    def prepare(image, label):
-        return tf.cast(image, tf.float32), tf.one_hot(tf.cast(label, tf.int32), NUM_CLASSES)
-
-    return tf.data.Dataset.from_tensor_slices((images, labels)).batch(batch_size).map(prepare)
+    def on_epoch_end(self):
+        self.epoch += 1
+        self.order = self._permutation()
 
 
 # ---------------------------------------------------------------- fit
+def build_teacher(weights: list[Path]) -> keras.Model:
+    """The mean of the class scores of earlier runs' weights (an ensemble), frozen."""
+    inputs = keras.Input(shape=(32, 32, 3), name="image")
+    members = []
+    for index, path in enumerate(weights):
+        member = build_model()
+        member.load_weights(path)
+        member = keras.Model(member.input, member.output, name=f"teacher{index}")
+        member.trainable = False
+        members.append(member(inputs, training=False))
+    mean = members[0] if len(members) == 1 else layers.Average(name="mean")(members)
+    return keras.Model(inputs, mean, name="teacher")
+
+
 def subset(split, limit: int | None, seed: int):
     """A fixed random `limit` images of `split` (all of it when limit is None)."""
     if not limit:
@@ -161,12 +184,17 @@ def subset(split, limit: int | None, seed: int):
 
 def train(data: str | os.PathLike, out: str | os.PathLike, epochs: int = EPOCHS, limit: int | None = None,
           batch_size: int = BATCH_SIZE, export: bool = True, quiet: bool = False,
-          init: str | os.PathLike | None = None, peak_lr: float = PEAK_LR) -> dict:
+          init: str | os.PathLike | None = None, peak_lr: float = PEAK_LR, teachers=()) -> dict:
     """Train (or resume) into OUT; returns the training log. `limit` trains on N random images only.
 
     `init` starts from the weights of an earlier run (a `classifier.weights.h5`) instead of
     random ones: a warm restart, one more one-cycle schedule peaking at `peak_lr`.
+    `teachers` (weights of earlier runs) distil their mean class scores into this run.
     """
+    teachers = [Path(path) for path in teachers]
+    for path in teachers:
+        if not path.is_file():
+            raise FileNotFoundError(f"no weights file at {str(path)!r} to learn from (--teacher)")
     init = None if init is None else Path(init)
     if init is not None and not init.is_file():
         raise FileNotFoundError(f"no weights file at {str(init)!r} to start from (--init)")
@@ -175,9 +203,19 @@ def train(data: str | os.PathLike, out: str | os.PathLike, epochs: int = EPOCHS,
     previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(PRECISION)
     try:
-        return _train(data, Path(out), epochs, limit, batch_size, export, quiet, init, peak_lr)
+        return _train(data, Path(out), epochs, limit, batch_size, export, quiet, init, peak_lr, teachers)
     finally:
         keras.mixed_precision.set_global_policy(previous)
+
+
+def device_name() -> str:
+    """What fits the model: the accelerator's name on the JAX backend, else the CPU."""
+    if keras.backend.backend() == "jax":
+        import jax
+
+        first = jax.devices()[0]
+        return "CPU" if first.platform == "cpu" else first.device_kind
+    return "CPU"
 
 
 def file_digest(path: Path) -> str:
@@ -185,7 +223,7 @@ def file_digest(path: Path) -> str:
 
 
 def _train(data, out: Path, epochs: int, limit: int | None, batch_size: int, export: bool, quiet: bool,
-           init: Path | None, peak_lr: float) -> dict:
+           init: Path | None, peak_lr: float, teachers: list[Path]) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(SEED)
 
@@ -194,8 +232,7 @@ def _train(data, out: Path, epochs: int, limit: int | None, batch_size: int, exp
     x_train, y_train = train_split.images, train_split.labels
     batch_size = min(batch_size, len(y_train))
     steps_per_epoch = len(y_train) // batch_size
-    train_ds = training_dataset(x_train, y_train, batch_size)
-    test_ds = test_dataset(test_split.images, test_split.labels)
+    test_ds = (test_split.images.astype(np.float32), np.eye(NUM_CLASSES, dtype=np.float32)[test_split.labels])
 
     log_path = out / LOG
     checkpoint = out / CHECKPOINT
@@ -204,10 +241,11 @@ def _train(data, out: Path, epochs: int, limit: int | None, batch_size: int, exp
         recipe = log.get("recipe", {})
         start = recipe.get("init")
         settings = (log.get("epochs"), log.get("limit"), log.get("batch_size"), recipe.get("peak_lr", PEAK_LR),
-                    start and start["sha256"])
-        wanted = (epochs, limit, batch_size, peak_lr, init and file_digest(init))
+                    start and start["sha256"], [teacher["sha256"] for teacher in recipe.get("teachers", [])])
+        wanted = (epochs, limit, batch_size, peak_lr, init and file_digest(init), [file_digest(t) for t in teachers])
         if settings != wanted:
-            raise ValueError(f"{str(out)!r} holds a run with (epochs, limit, batch size, peak lr, init sha256) = "
+            raise ValueError(f"{str(out)!r} holds a run with (epochs, limit, batch size, peak lr, init sha256, "
+                             f"teachers' sha256) = "
                              f"{settings}, not {wanted}: resume it with the same settings or train into a new folder")
         model = keras.models.load_model(checkpoint)
         initial_epoch = len(log["history"])
@@ -226,18 +264,26 @@ def _train(data, out: Path, epochs: int, limit: int | None, batch_size: int, exp
             "model": model.name, "epochs": epochs, "limit": limit, "batch_size": batch_size,
             "macs": count_macs(model), "params": int(model.count_params()),
             "recipe": {"init": init and {"weights": str(init), "sha256": file_digest(init)},
+                       "teachers": [{"weights": str(t), "sha256": file_digest(t)} for t in teachers],
+                       "distill": DISTILL if teachers else 0.0,
                        "peak_lr": peak_lr, "warmup": WARMUP_FRACTION, "momentum": MOMENTUM, "nesterov": True,
                        "weight_decay": WEIGHT_DECAY, "label_smoothing": LABEL_SMOOTHING, "cutout": CUTOUT,
-                       "pad_crop": PAD, "flip": True, "precision": PRECISION, "seed": SEED},
+                       "pad_crop": PAD, "flip": True, "precision": PRECISION, "seed": SEED,
+                       "backend": keras.backend.backend(), "device": device_name()},
             "history": [],
         }
 
+    teacher = build_teacher(teachers) if teachers and initial_epoch < epochs else None
+    train_ds = TrainingBatches(x_train, y_train, batch_size, first_epoch=initial_epoch, teacher=teacher)
     progress = _RichProgress(epochs, steps_per_epoch, initial_epoch, quiet)
     epoch_log = _EpochLog(log, log_path, checkpoint, test_ds, progress)
     with progress:
         model.fit(train_ds, epochs=epochs, initial_epoch=initial_epoch, verbose=0, callbacks=[progress, epoch_log])
 
-    if export and log.get("exported") is None:
+    if export and log.get("exported") is None and keras.backend.backend() != "tensorflow":
+        Console(stderr=True).print(f"trained on the {keras.backend.backend()} backend; exporting needs TensorFlow: "
+                                   "run the same command again where it is installed to export")
+    elif export and log.get("exported") is None:
         from .export import export_models
 
         log["exported"] = export_models(model, out, x_train, test_split)
@@ -258,7 +304,7 @@ class _EpochLog(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         seconds = time.perf_counter() - self.started
-        _, test_accuracy = self.model.evaluate(self.test_ds, verbose=0)
+        _, test_accuracy = self.model.evaluate(*self.test_ds, batch_size=500, verbose=0)
         entry = {"epoch": epoch + 1, "loss": round(float(logs["loss"]), 5),
                  "train_accuracy": round(float(logs["accuracy"]), 5),
                  "test_accuracy": round(float(test_accuracy), 5), "seconds": round(seconds, 1)}

@@ -22,7 +22,7 @@ def training_loss(model, split) -> float:
 @pytest.fixture(scope="module")
 def smoke_run(cifar_path, tmp_path_factory):
     out = tmp_path_factory.mktemp("smoke")
-    log = training.train(cifar_path, out, epochs=1, limit=384, batch_size=32, quiet=True)
+    log = training.train(cifar_path, out, epochs=1, limit=640, batch_size=32, quiet=True)
     return out, log
 
 
@@ -39,8 +39,8 @@ def test_model_budget():
 
 def test_one_epoch_lowers_the_loss(smoke_run, cifar_path):
     out, log = smoke_run
-    assert len(log["history"]) == 1 and log["limit"] == 384
-    seen = training.subset(load_cifar10(cifar_path, "train"), 384, training.SEED)
+    assert len(log["history"]) == 1 and log["limit"] == 640
+    seen = training.subset(load_cifar10(cifar_path, "train"), 640, training.SEED)
     keras.utils.set_random_seed(training.SEED)
     keras.mixed_precision.set_global_policy("float32")
     untrained = training.build_model()  # the same seed gives the same starting weights
@@ -66,10 +66,63 @@ def test_log_checkpoint_and_exports(smoke_run):
 def test_resume_refuses_other_settings(smoke_run, cifar_path):
     out, _ = smoke_run
     with pytest.raises(ValueError, match="resume it with the same settings"):
-        training.train(cifar_path, out, epochs=2, limit=384, batch_size=32, quiet=True)
+        training.train(cifar_path, out, epochs=2, limit=640, batch_size=32, quiet=True)
 
 
 def test_resume_of_a_finished_run_trains_nothing(smoke_run, cifar_path):
     out, log = smoke_run
-    again = training.train(cifar_path, out, epochs=1, limit=384, batch_size=32, quiet=True)
+    again = training.train(cifar_path, out, epochs=1, limit=640, batch_size=32, quiet=True)
     assert again["history"] == log["history"]
+
+
+def test_training_batches_are_exact_crops_and_repeat_on_resume():
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 120, (64, 32, 32, 3), dtype=np.uint8)  # below 128, so cutout holes stand out
+    labels = rng.integers(0, 10, 64)
+    batches = training.TrainingBatches(images, labels, batch_size=16)
+    first_epoch = [batches[i] for i in range(len(batches))]
+    batches.on_epoch_end()
+    second = batches[0]
+    assert not np.array_equal(second[0], first_epoch[0][0])  # reshuffled, re-augmented
+    resumed = training.TrainingBatches(images, labels, batch_size=16, first_epoch=1)
+    np.testing.assert_array_equal(resumed[0][0], second[0])  # a resumed run sees the same batches
+    x, y = first_epoch[0]
+    assert x.shape == (16, 32, 32, 3) and x.dtype == np.float32 and y.shape == (16, 10)
+    order = np.random.default_rng((training.SEED, 0)).permutation(64)[:16]
+    np.testing.assert_array_equal(y.argmax(1), labels[order])
+    padded = np.pad(images, ((0, 0), (4, 4), (4, 4), (0, 0)), mode="reflect").astype(np.float32)
+    for crop, index in zip(x, order):
+        hole = crop == 128
+        assert 0 < hole.all(axis=2).sum() <= training.CUTOUT ** 2 + 2 * training.CUTOUT + 1
+        found = False
+        for dy in range(9):
+            for dx in range(9):
+                window = padded[index, dy:dy + 32, dx:dx + 32]
+                for view in (window, window[:, ::-1]):
+                    found |= np.array_equal(np.where(hole, 128, view), crop)
+        assert found, "every training image is a 32x32 window of the padded image, maybe mirrored"
+
+
+def test_distillation_targets_and_card(smoke_run, cifar_path, tmp_path):
+    out, _ = smoke_run
+    weights = out / "classifier.weights.h5"
+    teacher = training.build_teacher([weights, weights])
+    split = training.subset(load_cifar10(cifar_path, "test"), 32, 0)
+    batches = training.TrainingBatches(split.images, split.labels, batch_size=32, teacher=teacher)
+    images, targets = batches[0]
+    labels = split.labels[batches.order[:32]]
+    expected = training.DISTILL * keras.ops.convert_to_numpy(keras.ops.softmax(teacher.predict(images, verbose=0)))
+    expected[np.arange(32), labels] += 1 - training.DISTILL
+    np.testing.assert_allclose(targets, expected, atol=2e-2)  # bfloat16 teacher scores
+    np.testing.assert_allclose(targets.sum(1), 1, atol=1e-3)
+
+    student = tmp_path / "student"
+    log = training.train(cifar_path, student, epochs=1, limit=256, batch_size=32, quiet=True, teachers=[weights])
+    assert log["recipe"]["teachers"][0]["sha256"] == training.file_digest(weights)
+    assert log["recipe"]["distill"] == training.DISTILL
+    card = (student / "MODEL_CARD.md").read_text()
+    assert "Teacher 1 of 1" in card and (student / "teacher1_training_log.json").is_file()
+    with pytest.raises(ValueError, match="teachers' sha256"):
+        training.train(cifar_path, student, epochs=1, limit=256, batch_size=32, quiet=True)
+    with pytest.raises(FileNotFoundError, match="--teacher"):
+        training.train(cifar_path, tmp_path / "other", epochs=1, teachers=[tmp_path / "missing.h5"])
