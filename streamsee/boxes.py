@@ -1,4 +1,9 @@
-"""The box path: cheap region proposals, every crop classified in one batch, per-class NMS."""
+"""The box path: cheap region proposals, every crop classified in one batch, per-class NMS.
+
+Crops are classified by the box model (models/boxes, made by `streamsee train boxes`): the shared
+classifier's backbone with a head that has an eleventh class, background, so that crops showing
+none of the ten classes are rejected. A plain 10-class classifier works too (no background).
+"""
 
 from __future__ import annotations
 
@@ -9,14 +14,25 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .classifier import DEFAULT_MODEL, INPUT_SIZE, MODELS_DIR, Classifier
+from .classifier import INPUT_SIZE, Classifier
+from .labels import NUM_CLASSES
 from .proposals import make_proposals
 from .resource import Resource
 from .result import Result, check_frame
 
 
-CALIBRATION = MODELS_DIR / "box_calibration.json"  # made by `streamsee train boxes`
+BOX_MODELS_DIR = Path(__file__).parent / "models" / "boxes"
+DEFAULT_BOX_MODEL = BOX_MODELS_DIR / "boxes_int8.tflite"  # made by `streamsee train boxes`
+CALIBRATION = BOX_MODELS_DIR / "box_calibration.json"  # made by `streamsee train boxes`
 FALLBACK_MIN_SCORE = 0.9
+
+
+def crop_boxes(frame: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """The frame under each box, resized to the model's 32x32 input: (N, 32, 32, 3) uint8."""
+    crops = np.empty((len(boxes), INPUT_SIZE, INPUT_SIZE, 3), np.uint8)
+    for i, (x1, y1, x2, y2) in enumerate(np.round(boxes).astype(int)):
+        crops[i] = cv2.resize(frame[y1:y2, x1:x2], (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_AREA)
+    return crops
 
 
 def calibrated_min_score(proposals: str, calibration: Path = CALIBRATION) -> float:
@@ -33,7 +49,7 @@ class BoxDetector(Resource):
     ...     result = detect(frame)
     """
 
-    def __init__(self, proposals: str = "boundieboxies", model_path: os.PathLike | str = DEFAULT_MODEL,
+    def __init__(self, proposals: str = "boundieboxies", model_path: os.PathLike | str = DEFAULT_BOX_MODEL,
                  min_score: float | None = None, nms_iou: float = 0.3, threads: int | None = None):
         self.proposal_method = proposals
         self.propose = make_proposals(proposals)
@@ -45,11 +61,9 @@ class BoxDetector(Resource):
         self.classifier.close()
 
     def classify_boxes(self, frame: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-        """Class probabilities (N, 10) of the frame's crops under `boxes`, one batch."""
-        crops = np.empty((len(boxes), INPUT_SIZE, INPUT_SIZE, 3), np.uint8)
-        for i, (x1, y1, x2, y2) in enumerate(np.round(boxes).astype(int)):
-            crops[i] = cv2.resize(frame[y1:y2, x1:x2], (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_AREA)
-        return self.classifier.predict(crops)
+        """Probabilities of the frame's crops under `boxes`, one batch: (N, 11), background last
+        (or (N, 10) with a plain classifier)."""
+        return self.classifier.predict(crop_boxes(frame, boxes))
 
     def __call__(self, frame: np.ndarray) -> Result:
         check_frame(frame)
@@ -59,7 +73,7 @@ class BoxDetector(Resource):
         """Classify the proposals `boxes` of `frame`, keep the confident ones, per-class NMS."""
         if not len(boxes):
             return Result()
-        probabilities = self.classify_boxes(frame, boxes)
+        probabilities = self.classify_boxes(frame, boxes)[:, :NUM_CLASSES]  # background only lowers them
         class_id = probabilities.argmax(axis=1)
         score = probabilities.max(axis=1)
         confident = score >= self.min_score
@@ -74,24 +88,24 @@ class BoxDetector(Resource):
 
 
 def calibrate(data: os.PathLike | str, out: os.PathLike | str, scenes: int = 60, false_boxes_per_frame: float = 1.0,
-              seed: int = 0) -> dict:
+              seed: int = 0, model_path: os.PathLike | str = DEFAULT_BOX_MODEL) -> dict:
     """Pick, per proposal method, the least score threshold that keeps false boxes at or under the
-    target on scenes composed from CIFAR-10 *training* images on scikit-image's photos (never the
-    evaluation scenes), and write it to OUT/box_calibration.json."""
+    target on scenes composed from CIFAR-10 *training* images on the scikit-image photos held out
+    from fitting (scenes.CALIBRATION_BACKGROUNDS; never the evaluation scenes), and write it to OUT/box_calibration.json."""
     from .data import load_cifar10
     from .proposals import PROPOSAL_METHODS
     from .scene_eval import match
     from .scenes import compose_set, skimage_backgrounds
 
     train = load_cifar10(data, "train")
-    photos = skimage_backgrounds()
+    photos = skimage_backgrounds("calibrate")  # photos the box head was not fitted on
     rng = np.random.default_rng(seed)
     composed = compose_set(rng, photos, train.images, train.labels, scenes, jitter=True)
-    thresholds = np.round(np.arange(0.30, 1.0, 0.01), 2)
+    thresholds = np.round(np.arange(0.10, 1.0, 0.01), 2)
     report = {"scenes": scenes, "target_false_boxes_per_frame": false_boxes_per_frame, "min_score": {},
               "recall_at_min_score": {}, "sweep": {}}
     for method in PROPOSAL_METHODS:
-        with BoxDetector(proposals=method, min_score=float(thresholds[0])) as detector:
+        with BoxDetector(proposals=method, model_path=model_path, min_score=float(thresholds[0])) as detector:
             results = [detector(scene.image) for scene in composed]
         objects = sum(len(scene.class_id) for scene in composed)
         chosen, chosen_recall, sweep = 1.0, 0.0, []

@@ -216,9 +216,16 @@ def run_evaluate(args) -> int:
 
 def run_train(args) -> int:
     if args.what == "boxes":
+        from .box_head import LOG, train_box_head, write_model_card
         from .boxes import calibrate
 
-        print(json.dumps(calibrate(args.data, args.out)))
+        log = train_box_head(args.data, args.out)
+        log["calibration"] = calibrate(args.data, args.out, model_path=Path(args.out) / "boxes_int8.tflite")
+        (Path(args.out) / LOG).write_text(json.dumps(log, indent=1))
+        write_model_card(Path(args.out), log)
+        print(json.dumps({key: value for key, value in log.items() if key != "calibration"}
+                         | {"min_score": log["calibration"]["min_score"],
+                            "recall_at_min_score": log["calibration"]["recall_at_min_score"]}))
         return 0
     if args.what == "fcn":
         from . import train_fcn

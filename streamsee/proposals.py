@@ -82,8 +82,8 @@ def _downscale(frame: np.ndarray, longest: int) -> tuple[np.ndarray, float]:
 class BoundieBoxies:
     """Interest points -> K-means on their positions (k from the data) -> one padded box per cluster."""
 
-    def __init__(self, max_points: int = 12000, working_size: int = 640, cells: tuple[int, ...] = (2, 4, 8, 16),
-                 padding: float = 0.08, trim: float = 0.02, min_side: float = 8.0, merge_iou: float = 0.6,
+    def __init__(self, max_points: int = 12000, working_size: int = 320, cells: tuple[int, ...] = (1, 2, 4, 8, 16),
+                 padding: float = 0.0, trim: float = 0.02, min_side: float = 8.0, merge_iou: float = 0.6,
                  min_cluster_points: int = 4, max_clusters: int = 3000, epochs: int = 1, threads: int = 1,
                  seed: int = 0):
         self.max_points = max_points      # cap on the points clustered: bounds the cost

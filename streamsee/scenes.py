@@ -30,14 +30,25 @@ class Scene:
     class_id: np.ndarray  # int64 (N,)
 
 
-def skimage_backgrounds() -> list[np.ndarray]:
-    """The training background photos as BGR uint8: scikit-image's, plus the two sample photos
-    that ship inside scikit-learn (a temple among trees under the sky, and a flower)."""
+# Photos kept out of fitting: thresholds are calibrated on scenes over these, so that they are set on
+# backgrounds the models have not learnt by heart (as in real footage), not on the fitting photos.
+CALIBRATION_BACKGROUNDS = ("camera", "gravel", "clock", "immunohistochemistry", "flower.jpg")
+
+
+def skimage_backgrounds(part: str = "fit") -> list[np.ndarray]:
+    """Training background photos as BGR uint8: scikit-image's, plus the two sample photos that ship
+    inside scikit-learn (a temple among trees under the sky, and a flower). `part`: "fit" (what
+    models are fitted on), "calibrate" (CALIBRATION_BACKGROUNDS: what thresholds are set on) or "all"."""
     from skimage import data
     from sklearn.datasets import load_sample_images
 
-    photos = [to_bgr_uint8(getattr(data, name)()) for name in TRAINING_BACKGROUNDS]
-    return photos + [to_bgr_uint8(image) for image in load_sample_images().images]
+    if part not in ("fit", "calibrate", "all"):
+        raise ValueError(f"part must be 'fit', 'calibrate' or 'all', not {part!r}")
+    samples = load_sample_images()
+    named = {name: to_bgr_uint8(getattr(data, name)()) for name in TRAINING_BACKGROUNDS}
+    named |= {Path(file).name: to_bgr_uint8(image) for file, image in zip(samples.filenames, samples.images)}
+    held_out = part == "calibrate"
+    return [photo for name, photo in named.items() if part == "all" or (name in CALIBRATION_BACKGROUNDS) == held_out]
 
 
 def folder_backgrounds(folder: str | Path) -> list[np.ndarray]:

@@ -37,3 +37,12 @@ def test_background_folder_errors(tmp_path):
         folder_backgrounds(tmp_path / "nowhere")
     with pytest.raises(ValueError, match="no readable"):
         folder_backgrounds(tmp_path)
+
+
+def test_calibration_photos_are_kept_out_of_fitting():
+    fit, calibrate, every = (skimage_backgrounds(part) for part in ("fit", "calibrate", "all"))
+    assert len(calibrate) == 5 and len(fit) + len(calibrate) == len(every)
+    fingerprints = {photo.tobytes()[:4096] + bytes(str(photo.shape), "ascii") for photo in fit}
+    assert not any(photo.tobytes()[:4096] + bytes(str(photo.shape), "ascii") in fingerprints for photo in calibrate)
+    with pytest.raises(ValueError, match="'everything'"):
+        skimage_backgrounds("everything")

@@ -25,7 +25,7 @@ def test_tiny_training_run_exports_and_calibrates(cifar_path, tmp_path):
     log = train_fcn.train_fcn(cifar_path, tmp_path, steps=30, quiet=True)
     assert log["history"][-1]["step"] == 30 and np.isfinite(log["history"][-1]["loss"])
     calibration = json.loads((tmp_path / "fcn_calibration.json").read_text())
-    assert 0.0 <= calibration["min_probability"] < 1.0 and len(calibration["sweep"]) == 8
+    assert 0.0 <= calibration["min_probability"] < 1.0 and len(calibration["sweep"]) == 10
     assert "Claim threshold" in (tmp_path / "MODEL_CARD.md").read_text()
     with Segmenter(tmp_path / train_fcn.INT8_NAME, min_probability=0.0) as segment:
         result = segment(np.full((120, 160, 3), 90, np.uint8))
