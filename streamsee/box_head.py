@@ -81,10 +81,12 @@ def build_box_model(backbone_weights=BACKBONE_WEIGHTS, kernel: np.ndarray | None
     return model
 
 
-def pooled_features(model: keras.Model, crops: np.ndarray) -> np.ndarray:
-    """What the head's 1x1 convolution sees: the pooled features of each crop."""
-    pooled = keras.Model(model.input, model.get_layer("pooled").output)
-    return pooled.predict(crops.astype(np.float32), batch_size=512, verbose=0)
+def pooled_features(model: keras.Model, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What the head's 1x1 convolution sees (the pooled features of each crop), and the
+    classifier's ten class scores, from one pass over the crops."""
+    both = keras.Model(model.input, [model.get_layer("pooled").output, model.get_layer("logits").output])
+    features, class_logits = both.predict(crops.astype(np.float32), batch_size=512, verbose=0)
+    return features, class_logits
 
 
 # ---------------------------------------------------------------- data
@@ -115,9 +117,7 @@ def labelled_crops(data, scenes: int = SCENES, seed: int = SEED):
         boxes = [propose(scene.image) for propose in proposers]
         if len(scene.class_id):
             boxes.append(jitter_boxes(rng, scene.xyxy, scene.image.shape[:2], JITTERED_PER_OBJECT))
-        boxes = np.concatenate([b for b in boxes if len(b)]) if any(len(b) for b in boxes) else np.zeros((0, 4))
-        if not len(boxes):
-            continue
+        boxes = np.concatenate(boxes)  # every method returns float32 (N, 4), (0, 4) when it finds nothing
         if len(scene.class_id):
             overlaps = box_iou(boxes, scene.xyxy)
             best, nearest = overlaps.max(axis=1), overlaps.argmax(axis=1)
@@ -132,21 +132,20 @@ def labelled_crops(data, scenes: int = SCENES, seed: int = SEED):
 
 # ---------------------------------------------------------------- fit
 def train_box_head(data, out, scenes: int = SCENES, backbone_weights=BACKBONE_WEIGHTS, export: bool = True) -> dict:
-    """Fit the head on proposal crops, export boxes_{float,int8}.tflite into OUT; returns the log."""
+    """Fit the head on proposal crops; with export, write boxes_{float,int8}.tflite into OUT,
+    calibrate the score thresholds (box_calibration.json) and write the model card. Returns the log."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     crops, labels = labelled_crops(data, scenes)
-    model = build_box_model(backbone_weights)
-    features = pooled_features(model, crops)
+    features, class_logits = pooled_features(build_box_model(backbone_weights), crops)
     background = labels == BACKGROUND
     weights = np.where(background, BACKGROUND_WEIGHT / max(background.sum(), 1),
                        (1 - BACKGROUND_WEIGHT) / max((~background).sum(), 1)) * len(labels)
     head = LogisticRegression(C=REGULARISATION, max_iter=2000)
     head.fit(features, background, sample_weight=weights)  # decision > 0: background
     model = build_box_model(backbone_weights, head.coef_[0].astype(np.float32), head.intercept_.astype(np.float32))
-    scores = model.predict(crops.astype(np.float32), batch_size=512, verbose=0)
-    predicted = np.where(head.predict(features), BACKGROUND, scores[:, :NUM_CLASSES].argmax(axis=1))
+    predicted = np.where(head.predict(features), BACKGROUND, class_logits.argmax(axis=1))
     log = {"scenes": scenes, "seed": SEED, "crops": int(len(labels)), "background_crops": int(background.sum()),
            "object_iou": OBJECT_IOU, "background_iou": BACKGROUND_IOU, "jittered_per_object": JITTERED_PER_OBJECT,
            "background_weight": BACKGROUND_WEIGHT, "regularisation": REGULARISATION,
@@ -154,8 +153,8 @@ def train_box_head(data, out, scenes: int = SCENES, backbone_weights=BACKBONE_WE
            "train_accuracy": round(float((predicted == labels).mean()), 4),
            "train_background_recall": round(float((predicted[background] == BACKGROUND).mean()), 4),
            "train_object_accuracy": round(float((predicted[~background] == labels[~background]).mean()), 4)}
-    model.save_weights(out / "box_head.weights.h5")
     if export:
+        from .boxes import calibrate
         from .export import convert
 
         calibration = crops[np.random.default_rng(SEED).choice(len(crops), min(1000, len(crops)), replace=False)]
@@ -163,6 +162,9 @@ def train_box_head(data, out, scenes: int = SCENES, backbone_weights=BACKBONE_WE
         (out / INT8_NAME).write_bytes(convert(model, (None, 32, 32, 3), calibration))
         log["exported"] = {name: (out / name).stat().st_size for name in (FLOAT_NAME, INT8_NAME)}
     log["seconds"] = round(time.perf_counter() - started, 1)
+    if export:
+        log["calibration"] = calibrate(data, out, model_path=out / INT8_NAME)
+        write_model_card(out, log)
     (out / LOG).write_text(json.dumps(log, indent=1))
     return log
 

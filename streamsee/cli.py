@@ -165,7 +165,7 @@ def run_input(args) -> int:
         Path(args.stats_json).write_text(json.dumps({"mode": config.mode, **report.to_json()}, indent=1))
     render_summary(report.snapshot, config.mode, console)
     console.print(f"{report.snapshot.frames} frames in {report.seconds:.1f} s "
-                  f"({report.snapshot.frames / max(report.seconds, 1e-9):.1f} frames per second)")
+                  f"({report.frames_per_second:.1f} frames per second)")
     if report.ended != "end of input":
         console.print(f"streamsee: stopped: {report.ended}")
     return 0
@@ -216,13 +216,9 @@ def run_evaluate(args) -> int:
 
 def run_train(args) -> int:
     if args.what == "boxes":
-        from .box_head import LOG, train_box_head, write_model_card
-        from .boxes import calibrate
+        from .box_head import train_box_head
 
         log = train_box_head(args.data, args.out)
-        log["calibration"] = calibrate(args.data, args.out, model_path=Path(args.out) / "boxes_int8.tflite")
-        (Path(args.out) / LOG).write_text(json.dumps(log, indent=1))
-        write_model_card(Path(args.out), log)
         print(json.dumps({key: value for key, value in log.items() if key != "calibration"}
                          | {"min_score": log["calibration"]["min_score"],
                             "recall_at_min_score": log["calibration"]["recall_at_min_score"]}))

@@ -54,10 +54,13 @@ class RunReport:
     ended: str
     seconds: float
 
+    @property
+    def frames_per_second(self) -> float:
+        return self.snapshot.frames / self.seconds if self.seconds > 0 else 0.0
+
     def to_json(self) -> dict:
-        fps = self.snapshot.frames / self.seconds if self.seconds > 0 else 0.0
-        return {"ended": self.ended, "seconds": round(self.seconds, 3), "frames_per_second": round(fps, 2),
-                **self.snapshot.to_json()}
+        return {"ended": self.ended, "seconds": round(self.seconds, 3),
+                "frames_per_second": round(self.frames_per_second, 2), **self.snapshot.to_json()}
 
 
 def process(source, analyser: Analyser, output: os.PathLike | str | None = None,

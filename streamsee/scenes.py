@@ -44,11 +44,13 @@ def skimage_backgrounds(part: str = "fit") -> list[np.ndarray]:
 
     if part not in ("fit", "calibrate", "all"):
         raise ValueError(f"part must be 'fit', 'calibrate' or 'all', not {part!r}")
+    def wanted(name: str) -> bool:
+        return part == "all" or (name in CALIBRATION_BACKGROUNDS) == (part == "calibrate")
+
     samples = load_sample_images()
-    named = {name: to_bgr_uint8(getattr(data, name)()) for name in TRAINING_BACKGROUNDS}
-    named |= {Path(file).name: to_bgr_uint8(image) for file, image in zip(samples.filenames, samples.images)}
-    held_out = part == "calibrate"
-    return [photo for name, photo in named.items() if part == "all" or (name in CALIBRATION_BACKGROUNDS) == held_out]
+    photos = [to_bgr_uint8(getattr(data, name)()) for name in TRAINING_BACKGROUNDS if wanted(name)]
+    return photos + [to_bgr_uint8(image) for file, image in zip(samples.filenames, samples.images)
+                     if wanted(Path(file).name)]
 
 
 def folder_backgrounds(folder: str | Path) -> list[np.ndarray]:

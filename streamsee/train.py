@@ -280,14 +280,15 @@ def _train(data, out: Path, epochs: int, limit: int | None, batch_size: int, exp
     with progress:
         model.fit(train_ds, epochs=epochs, initial_epoch=initial_epoch, verbose=0, callbacks=[progress, epoch_log])
 
-    if export and log.get("exported") is None and keras.backend.backend() != "tensorflow":
-        Console(stderr=True).print(f"trained on the {keras.backend.backend()} backend; exporting needs TensorFlow: "
-                                   "run the same command again where it is installed to export")
-    elif export and log.get("exported") is None:
-        from .export import export_models
+    if export and log.get("exported") is None:
+        if keras.backend.backend() != "tensorflow":
+            Console(stderr=True).print(f"trained on the {keras.backend.backend()} backend; exporting needs "
+                                       "TensorFlow: run the same command again where it is installed to export")
+        else:
+            from .export import export_models
 
-        log["exported"] = export_models(model, out, x_train, test_split)
-        log_path.write_text(json.dumps(log, indent=1))
+            log["exported"] = export_models(model, out, x_train, test_split)
+            log_path.write_text(json.dumps(log, indent=1))
     return log
 
 
