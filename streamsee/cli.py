@@ -94,8 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--limit", type=int, default=None, help="classifier: train on this many images only")
     train.add_argument("--init", default=None, help="classifier: start from these weights (warm restart)")
     train.add_argument("--peak-lr", type=float, default=None, help="classifier: peak of the one-cycle schedule")
-    train.add_argument("--teacher", action="append", default=[], metavar="WEIGHTS",
-                       help="classifier: distil from these weights (repeat for an ensemble)")
+    train.add_argument("--teacher", action="append", default=[], metavar="MODEL",
+                       help="classifier: distil from these weights or .tflite model (repeat for an ensemble)")
     train.add_argument("--steps", type=int, default=None, help="fcn: training steps")
     train.add_argument("--fine-tune", action="store_true", help="fcn: train the backbone's convolutions too")
     train.add_argument("--learning-rate", type=float, default=None, help="fcn: Adam's starting learning rate")

@@ -7,6 +7,7 @@ epoch into DIR and resumes from the checkpoint when run again with the same DIR.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -23,6 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from .data import load_cifar10  # noqa: E402
 from .labels import NUM_CLASSES  # noqa: E402
+from .resource import Resource  # noqa: E402
 
 # ---------------------------------------------------------------- constants
 WIDTH = 20  # channels of the first stage; the stages have 1x, 2x, 4x, 8x this
@@ -122,7 +124,7 @@ class TrainingBatches(keras.utils.PyDataset):
     """
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int = BATCH_SIZE, seed: int = SEED,
-                 first_epoch: int = 0, teacher: keras.Model | None = None):
+                 first_epoch: int = 0, teacher: Teacher | None = None):
         super().__init__()
         self.teacher = teacher
         self.padded = np.pad(images, ((0, 0), (PAD, PAD), (PAD, PAD), (0, 0)), mode="reflect")
@@ -151,7 +153,7 @@ class TrainingBatches(keras.utils.PyDataset):
             images[hole] = 128.0
         if self.teacher is None:
             return images, self.targets[pick]
-        soft = keras.ops.convert_to_numpy(keras.ops.softmax(self.teacher.predict_on_batch(images))).astype(np.float32)
+        soft = keras.ops.convert_to_numpy(keras.ops.softmax(self.teacher.logits(images))).astype(np.float32)
         return images, DISTILL * soft + (1 - DISTILL) * self.targets[pick]
 
     def on_epoch_end(self):
@@ -160,8 +162,39 @@ class TrainingBatches(keras.utils.PyDataset):
 
 
 # ---------------------------------------------------------------- fit
+class Teacher(Resource):
+    """The mean class scores of earlier runs (an ensemble), frozen, for distillation.
+
+    A Keras weights file (`classifier.weights.h5`) runs in Keras. An exported LiteRT model
+    (`classifier_int8.tflite` or `_float`) runs in LiteRT, as shipped, with its mirror view (a
+    stronger teacher); on a CPU an int8 one costs about half a Keras pass even so.
+    """
+
+    def __init__(self, paths: list[Path]):
+        from .classifier import Classifier
+
+        self.count = len(paths)
+        weights = [path for path in paths if path.suffix != ".tflite"]
+        self.keras_members = build_teacher(weights) if weights else None
+        self.keras_count = len(weights)
+        self.litert_members = [Classifier(path) for path in paths if path.suffix == ".tflite"]
+
+    def logits(self, images: np.ndarray) -> np.ndarray:
+        """Mean class scores (N, 10) of float32 images holding whole pixel values 0..255."""
+        total = np.zeros((len(images), NUM_CLASSES), np.float32)
+        if self.keras_members is not None:
+            total += self.keras_count * keras.ops.convert_to_numpy(self.keras_members.predict_on_batch(images))
+        for member in self.litert_members:
+            total += member.logits(images.astype(np.uint8))
+        return total / self.count
+
+    def close(self) -> None:
+        for member in self.litert_members:
+            member.close()
+
+
 def build_teacher(weights: list[Path]) -> keras.Model:
-    """The mean of the class scores of earlier runs' weights (an ensemble), frozen."""
+    """The mean of the class scores of earlier runs' Keras weights, frozen."""
     inputs = keras.Input(shape=(32, 32, 3), name="image")
     members = []
     for index, path in enumerate(weights):
@@ -189,12 +222,13 @@ def train(data: str | os.PathLike, out: str | os.PathLike, epochs: int = EPOCHS,
 
     `init` starts from the weights of an earlier run (a `classifier.weights.h5`) instead of
     random ones: a warm restart, one more one-cycle schedule peaking at `peak_lr`.
-    `teachers` (weights of earlier runs) distil their mean class scores into this run.
+    `teachers` (weights or exported .tflite models of earlier runs) distil their mean class
+    scores into this run.
     """
     teachers = [Path(path) for path in teachers]
     for path in teachers:
         if not path.is_file():
-            raise FileNotFoundError(f"no weights file at {str(path)!r} to learn from (--teacher)")
+            raise FileNotFoundError(f"no weights or .tflite file at {str(path)!r} to learn from (--teacher)")
     init = None if init is None else Path(init)
     if init is not None and not init.is_file():
         raise FileNotFoundError(f"no weights file at {str(init)!r} to start from (--init)")
@@ -273,11 +307,11 @@ def _train(data, out: Path, epochs: int, limit: int | None, batch_size: int, exp
             "history": [],
         }
 
-    teacher = build_teacher(teachers) if teachers and initial_epoch < epochs else None
+    teacher = Teacher(teachers) if teachers and initial_epoch < epochs else None
     train_ds = TrainingBatches(x_train, y_train, batch_size, first_epoch=initial_epoch, teacher=teacher)
     progress = _RichProgress(epochs, steps_per_epoch, initial_epoch, quiet)
     epoch_log = _EpochLog(log, log_path, checkpoint, test_ds, progress)
-    with progress:
+    with progress, teacher or contextlib.nullcontext():
         model.fit(train_ds, epochs=epochs, initial_epoch=initial_epoch, verbose=0, callbacks=[progress, epoch_log])
 
     if export and log.get("exported") is None:

@@ -1,7 +1,6 @@
 """The box path's head: an eleventh class, background, fitted on proposal crops of training scenes."""
 
 import numpy as np
-import pytest
 
 from streamsee import box_head
 from streamsee.boxes import DEFAULT_BOX_MODEL, crop_boxes

@@ -1,7 +1,6 @@
 """Ctrl-C and SIGTERM in the middle of a run: a clean stop, and an output that plays and holds
 every frame rendered so far."""
 
-import json
 import signal
 import subprocess
 import sys

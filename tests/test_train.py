@@ -106,12 +106,13 @@ def test_training_batches_are_exact_crops_and_repeat_on_resume():
 def test_distillation_targets_and_card(smoke_run, cifar_path, tmp_path):
     out, _ = smoke_run
     weights = out / "classifier.weights.h5"
-    teacher = training.build_teacher([weights, weights])
+    keras_teacher = training.build_teacher([weights, weights])
     split = training.subset(load_cifar10(cifar_path, "test"), 32, 0)
-    batches = training.TrainingBatches(split.images, split.labels, batch_size=32, teacher=teacher)
-    images, targets = batches[0]
+    with training.Teacher([weights, weights]) as teacher:
+        batches = training.TrainingBatches(split.images, split.labels, batch_size=32, teacher=teacher)
+        images, targets = batches[0]
     labels = split.labels[batches.order[:32]]
-    expected = training.DISTILL * keras.ops.convert_to_numpy(keras.ops.softmax(teacher.predict(images, verbose=0)))
+    expected = training.DISTILL * keras.ops.convert_to_numpy(keras.ops.softmax(keras_teacher.predict(images, verbose=0)))
     expected[np.arange(32), labels] += 1 - training.DISTILL
     np.testing.assert_allclose(targets, expected, atol=2e-2)  # bfloat16 teacher scores
     np.testing.assert_allclose(targets.sum(1), 1, atol=1e-3)
@@ -126,3 +127,17 @@ def test_distillation_targets_and_card(smoke_run, cifar_path, tmp_path):
         training.train(cifar_path, student, epochs=1, limit=256, batch_size=32, quiet=True)
     with pytest.raises(FileNotFoundError, match="--teacher"):
         training.train(cifar_path, tmp_path / "other", epochs=1, teachers=[tmp_path / "missing.h5"])
+
+
+def test_exported_teachers_run_in_litert_with_the_mirror_view(smoke_run, cifar_path):
+    out, _ = smoke_run
+    split = training.subset(load_cifar10(cifar_path, "test"), 64, 0)
+    images = split.images.astype(np.float32)
+    int8, weights = out / "classifier_int8.tflite", out / "classifier.weights.h5"
+    with Classifier(int8) as shipped:
+        as_shipped = shipped.logits(split.images)
+    with training.Teacher([int8]) as teacher:
+        np.testing.assert_allclose(teacher.logits(images), as_shipped, atol=1e-5)
+    with training.Teacher([int8, weights]) as mixed:  # an ensemble of both kinds: the mean of their scores
+        keras_scores = keras.ops.convert_to_numpy(training.build_teacher([weights]).predict(images, verbose=0))
+        np.testing.assert_allclose(mixed.logits(images), (as_shipped + keras_scores) / 2, atol=1e-3)
