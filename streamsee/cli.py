@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--peak-lr", type=float, default=None, help="classifier: peak of the one-cycle schedule")
     train.add_argument("--teacher", action="append", default=[], metavar="MODEL",
                        help="classifier: distil from these weights or .tflite model (repeat for an ensemble)")
+    train.add_argument("--width", type=int, default=None,
+                       help="classifier: channels of the first stage (default 20, the shipped budget); "
+                            "a wider run is a teacher, through its .tflite")
     train.add_argument("--steps", type=int, default=None, help="fcn: training steps")
     train.add_argument("--fine-tune", action="store_true", help="fcn: train the backbone's convolutions too")
     train.add_argument("--learning-rate", type=float, default=None, help="fcn: Adam's starting learning rate")
@@ -232,7 +235,8 @@ def run_train(args) -> int:
     from . import train
 
     train.train(args.data, args.out, epochs=args.epochs or train.EPOCHS, limit=args.limit, init=args.init,
-                peak_lr=train.PEAK_LR if args.peak_lr is None else args.peak_lr, teachers=args.teacher)
+                peak_lr=train.PEAK_LR if args.peak_lr is None else args.peak_lr, teachers=args.teacher,
+                width=train.WIDTH if args.width is None else args.width)
     return 0
 
 

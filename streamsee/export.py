@@ -21,6 +21,7 @@ WEIGHTS_NAME = "classifier.weights.h5"  # Keras weights: the FCN's backbone star
 FLOAT_NAME = "classifier_float.tflite"
 INT8_NAME = "classifier_int8.tflite"
 CALIBRATION_IMAGES = 1000
+MAC_BUDGET, PARAM_BUDGET = 41_000_000, 1_000_000  # the shipped classifier's budget per 32x32 crop (ResNet-20's cost)
 
 
 def as_float32(model: keras.Model, build) -> keras.Model:
@@ -62,7 +63,8 @@ def export_models(model: keras.Model, out: Path, train_images: np.ndarray, test_
     from .classifier import Classifier
     from .train import build_model, count_macs
 
-    model = as_float32(model, build_model)
+    width = model.get_layer("prep_conv").filters  # the run's --width
+    model = as_float32(model, lambda: build_model(width))
     model.save_weights(out / WEIGHTS_NAME)
     rng = np.random.default_rng(0)
     calibration = train_images[rng.choice(len(train_images), min(CALIBRATION_IMAGES, len(train_images)), replace=False)]
@@ -147,7 +149,9 @@ def write_model_card(out: Path, report: dict) -> None:
         f"{sum(e['seconds'] for e in history) / 60:.1f} min of fitting on {where}, {log['recipe']['precision']})",
         f"- Recipe: {json.dumps(log['recipe'])}",
         *_started_from(out, log["recipe"]),
-        f"- Cost: {report['macs'] / 1e6:.1f} M multiply-adds per 32x32 crop, {report['params'] / 1e6:.3f} M parameters",
+        f"- Cost: {report['macs'] / 1e6:.1f} M multiply-adds per 32x32 crop, {report['params'] / 1e6:.3f} M parameters"
+        + ("" if report["macs"] <= MAC_BUDGET and report["params"] <= PARAM_BUDGET else
+           f" (over the shipped budget of {MAC_BUDGET / 1e6:.0f} M and {PARAM_BUDGET / 1e6:.0f} M: a teacher, not for shipping)"),
         "- Input: BGR uint8 pixels, 32x32 (any size runs fully convolutionally); output: 10 class scores (logits)",
         "",
         f"Test top-1 on the {report['n_test']} test images, as shipped (each image and its mirror image, "

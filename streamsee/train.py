@@ -217,13 +217,14 @@ def subset(split, limit: int | None, seed: int):
 
 def train(data: str | os.PathLike, out: str | os.PathLike, epochs: int = EPOCHS, limit: int | None = None,
           batch_size: int = BATCH_SIZE, export: bool = True, quiet: bool = False,
-          init: str | os.PathLike | None = None, peak_lr: float = PEAK_LR, teachers=()) -> dict:
+          init: str | os.PathLike | None = None, peak_lr: float = PEAK_LR, teachers=(), width: int = WIDTH) -> dict:
     """Train (or resume) into OUT; returns the training log. `limit` trains on N random images only.
 
     `init` starts from the weights of an earlier run (a `classifier.weights.h5`) instead of
     random ones: a warm restart, one more one-cycle schedule peaking at `peak_lr`.
     `teachers` (weights or exported .tflite models of earlier runs) distil their mean class
-    scores into this run.
+    scores into this run. `width` other than WIDTH makes a wider or narrower net: one wider than
+    the shipped budget allows (41 M multiply-adds) is for teaching, through its exported .tflite.
     """
     teachers = [Path(path) for path in teachers]
     for path in teachers:
@@ -232,12 +233,14 @@ def train(data: str | os.PathLike, out: str | os.PathLike, epochs: int = EPOCHS,
     init = None if init is None else Path(init)
     if init is not None and not init.is_file():
         raise FileNotFoundError(f"no weights file at {str(init)!r} to start from (--init)")
+    if not (isinstance(width, int) and width >= 1):
+        raise ValueError(f"the width must be a whole number of channels, at least 1, not {width!r}")
     if not peak_lr > 0:
         raise ValueError(f"the peak learning rate must be positive, not {peak_lr!r}")
     previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(PRECISION)
     try:
-        return _train(data, Path(out), epochs, limit, batch_size, export, quiet, init, peak_lr, teachers)
+        return _train(data, Path(out), epochs, limit, batch_size, export, quiet, init, peak_lr, teachers, width)
     finally:
         keras.mixed_precision.set_global_policy(previous)
 
@@ -257,7 +260,7 @@ def file_digest(path: Path) -> str:
 
 
 def _train(data, out: Path, epochs: int, limit: int | None, batch_size: int, export: bool, quiet: bool,
-           init: Path | None, peak_lr: float, teachers: list[Path]) -> dict:
+           init: Path | None, peak_lr: float, teachers: list[Path], width: int) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(SEED)
 
@@ -275,16 +278,18 @@ def _train(data, out: Path, epochs: int, limit: int | None, batch_size: int, exp
         recipe = log.get("recipe", {})
         start = recipe.get("init")
         settings = (log.get("epochs"), log.get("limit"), log.get("batch_size"), recipe.get("peak_lr", PEAK_LR),
-                    start and start["sha256"], [teacher["sha256"] for teacher in recipe.get("teachers", [])])
-        wanted = (epochs, limit, batch_size, peak_lr, init and file_digest(init), [file_digest(t) for t in teachers])
+                    start and start["sha256"], [teacher["sha256"] for teacher in recipe.get("teachers", [])],
+                    recipe.get("width", WIDTH))
+        wanted = (epochs, limit, batch_size, peak_lr, init and file_digest(init), [file_digest(t) for t in teachers],
+                  width)
         if settings != wanted:
             raise ValueError(f"{str(out)!r} holds a run with (epochs, limit, batch size, peak lr, init sha256, "
-                             f"teachers' sha256) = "
+                             f"teachers' sha256, width) = "
                              f"{settings}, not {wanted}: resume it with the same settings or train into a new folder")
         model = keras.models.load_model(checkpoint)
         initial_epoch = len(log["history"])
     else:
-        model = build_model()
+        model = build_model(width)
         if init is not None:
             model.load_weights(init)
         model.compile(
@@ -302,7 +307,7 @@ def _train(data, out: Path, epochs: int, limit: int | None, batch_size: int, exp
                        "distill": DISTILL if teachers else 0.0,
                        "peak_lr": peak_lr, "warmup": WARMUP_FRACTION, "momentum": MOMENTUM, "nesterov": True,
                        "weight_decay": WEIGHT_DECAY, "label_smoothing": LABEL_SMOOTHING, "cutout": CUTOUT,
-                       "pad_crop": PAD, "flip": True, "precision": PRECISION, "seed": SEED,
+                       "pad_crop": PAD, "flip": True, "precision": PRECISION, "seed": SEED, "width": width,
                        "backend": keras.backend.backend(), "device": device_name()},
             "history": [],
         }

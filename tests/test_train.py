@@ -141,3 +141,19 @@ def test_exported_teachers_run_in_litert_with_the_mirror_view(smoke_run, cifar_p
     with training.Teacher([int8, weights]) as mixed:  # an ensemble of both kinds: the mean of their scores
         keras_scores = keras.ops.convert_to_numpy(training.build_teacher([weights]).predict(images, verbose=0))
         np.testing.assert_allclose(mixed.logits(images), (as_shipped + keras_scores) / 2, atol=1e-3)
+
+
+def test_a_wider_run_teaches_through_its_exported_model(cifar_path, tmp_path):
+    wide = tmp_path / "wide"
+    log = training.train(cifar_path, wide, epochs=1, limit=256, batch_size=32, quiet=True, width=40)
+    assert log["model"] == "cifar_resnet9_w40" and log["recipe"]["width"] == 40
+    assert log["macs"] > 41_000_000  # four times the shipped net's cost: a teacher only
+    assert "not for shipping" in (wide / "MODEL_CARD.md").read_text()
+    with pytest.raises(ValueError, match="width"):
+        training.train(cifar_path, wide, epochs=1, limit=256, batch_size=32, quiet=True)  # the default width
+    student = training.train(cifar_path, tmp_path / "student", epochs=1, limit=256, batch_size=32, quiet=True,
+                             export=False, teachers=[wide / "classifier_int8.tflite"])
+    assert student["recipe"]["teachers"][0]["weights"].endswith("classifier_int8.tflite")
+    assert student["recipe"]["width"] == training.WIDTH and np.isfinite(student["history"][-1]["loss"])
+    with pytest.raises(ValueError, match="width"):
+        training.train(cifar_path, tmp_path / "other", epochs=1, width=0)
