@@ -74,7 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "or both paths on composed scenes (--scenes N)")
     evaluate.add_argument("--data", default=DEFAULT_DATA,
                           help=f"CIFAR-10: JPEG tree (.tar.gz or folder) or binary release (default: {DEFAULT_DATA})")
-    evaluate.add_argument("--model", default=None, help="LiteRT classifier (default: the shipped int8 model)")
+    evaluate.add_argument("--model", action="append", default=None,
+                          help="LiteRT classifier (default: the shipped int8 model); repeat to score an ensemble "
+                               "(the mean of their class scores, as --teacher distils them)")
     evaluate.add_argument("--scenes", type=int, default=None, metavar="N",
                           help="compose N 640x480 scenes from test images and measure both paths on them")
     evaluate.add_argument("--backgrounds", default=None, help="folder of photos with none of the classes, for --scenes "
@@ -214,7 +216,7 @@ def run_evaluate(args) -> int:
     from .classifier import DEFAULT_MODEL
     from .evaluate import evaluate_classifier, render_report
 
-    return show(args, evaluate_classifier(args.data, args.model or DEFAULT_MODEL).to_json(), render_report)
+    return show(args, evaluate_classifier(args.data, args.model or [DEFAULT_MODEL]).to_json(), render_report)
 
 
 def run_train(args) -> int:

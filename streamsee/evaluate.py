@@ -26,12 +26,23 @@ class ClassifierReport:
                 "model": self.model, "n": self.n}
 
 
-def evaluate_classifier(data: os.PathLike | str, model: os.PathLike | str = DEFAULT_MODEL) -> ClassifierReport:
+def ensemble_logits(models: list, images, mirror: bool = True):
+    """Mean class scores of LiteRT classifiers (one model: its own), as `streamsee train --teacher` distils them."""
+    total = 0
+    for model in models:
+        with Classifier(model, mirror=mirror) as classifier:
+            total = total + classifier.logits(images)
+    return total / len(models)
+
+
+def evaluate_classifier(data: os.PathLike | str, model: os.PathLike | str | list = DEFAULT_MODEL) -> ClassifierReport:
+    """The report for one classifier, or for an ensemble (a list of models: the mean of their class scores)."""
+    models = list(model) if isinstance(model, (list, tuple)) else [model]
+    if not models:
+        raise ValueError("no classifier to evaluate: give at least one model")
     split = load_cifar10(data, "test")
-    with Classifier(model) as classifier:
-        predicted = classifier.predict(split.images).argmax(axis=1)
-    with Classifier(model, mirror=False) as classifier:
-        single_view = classifier.predict(split.images).argmax(axis=1)
+    predicted = ensemble_logits(models, split.images).argmax(axis=1)
+    single_view = ensemble_logits(models, split.images, mirror=False).argmax(axis=1)
     classes = list(range(len(CLASSES)))
     per_class = recall_score(split.labels, predicted, labels=classes, average=None, zero_division=0)
     return ClassifierReport(
@@ -39,7 +50,7 @@ def evaluate_classifier(data: os.PathLike | str, model: os.PathLike | str = DEFA
         top1_single_view=float(accuracy_score(split.labels, single_view)),
         per_class={name: float(value) for name, value in zip(CLASSES, per_class)},
         confusion=confusion_matrix(split.labels, predicted, labels=classes).tolist(),
-        model=str(model),
+        model=" + ".join(str(path) for path in models),
         n=int(len(split)),
     )
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from streamsee.classifier import DEFAULT_MODEL, MODELS_DIR, Classifier, ModelFileError, to_bgr
-from streamsee.evaluate import evaluate_classifier
+from streamsee.evaluate import ensemble_logits, evaluate_classifier
 
 # What the shipped int8 model scores on the 10,000 JPEG test images (with its mirror view, as
 # shipped), minus a hair. The target, 0.91, is not reached yet: see the model card.
@@ -59,6 +59,20 @@ def test_evaluate_report(cifar_path):
     assert np.trace(np.array(report.confusion)) / 10000 == pytest.approx(report.top1)
     assert set(report.per_class) == {"airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
                                      "ship", "truck"}
+
+
+def test_an_ensemble_is_the_mean_of_its_members_scores(cifar_path, cifar_test):
+    alone = evaluate_classifier(cifar_path)
+    twice = evaluate_classifier(cifar_path, [DEFAULT_MODEL, DEFAULT_MODEL])  # the mean of equal scores: the same
+    assert (twice.top1, twice.top1_single_view, twice.confusion) == (alone.top1, alone.top1_single_view, alone.confusion)
+    assert twice.model == f"{DEFAULT_MODEL} + {DEFAULT_MODEL}"
+    float_model = MODELS_DIR / "classifier_float.tflite"
+    pair = ensemble_logits([DEFAULT_MODEL, float_model], cifar_test.images[:256])
+    with Classifier(DEFAULT_MODEL) as int8, Classifier(float_model) as fp32:
+        expected = (int8.logits(cifar_test.images[:256]) + fp32.logits(cifar_test.images[:256])) / 2
+    np.testing.assert_allclose(pair, expected, rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="at least one model"):
+        evaluate_classifier(cifar_path, [])
 
 
 def test_batches_of_any_size_give_the_same_answers(cifar_test):
