@@ -57,9 +57,9 @@ class BackgroundLogit(layers.Layer):
         return decision + keras.ops.logsumexp(class_logits, axis=-1, keepdims=True)
 
 
-def build_box_model(backbone_weights=BACKBONE_WEIGHTS, kernel: np.ndarray | None = None,
-                    bias: np.ndarray | None = None) -> keras.Model:
-    """Backbone and class scores as shipped; background from stages 2 and 3 pooled by mean and max."""
+def build_box_model(backbone_weights=BACKBONE_WEIGHTS) -> keras.Model:
+    """Backbone and class scores as shipped; background from stages 2 and 3 pooled by mean and max
+    (the 1x1 convolution "object_or_not", set by the fit)."""
     from .train import build_model
 
     backbone = build_model()
@@ -75,10 +75,7 @@ def build_box_model(backbone_weights=BACKBONE_WEIGHTS, kernel: np.ndarray | None
     class_logits = backbone.get_layer("logits").output
     logits = layers.Concatenate(name="box_logits")([class_logits, BackgroundLogit(name="background")(class_logits,
                                                                                                         decision)])
-    model = keras.Model(backbone.input, logits, name="box_head")
-    if kernel is not None:
-        model.get_layer("object_or_not").set_weights([kernel.reshape(1, 1, -1, 1), bias.reshape(1)])
-    return model
+    return keras.Model(backbone.input, logits, name="box_head")
 
 
 def pooled_features(model: keras.Model, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -138,13 +135,15 @@ def train_box_head(data, out, scenes: int = SCENES, backbone_weights=BACKBONE_WE
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     crops, labels = labelled_crops(data, scenes)
-    features, class_logits = pooled_features(build_box_model(backbone_weights), crops)
+    model = build_box_model(backbone_weights)
+    features, class_logits = pooled_features(model, crops)
     background = labels == BACKGROUND
     weights = np.where(background, BACKGROUND_WEIGHT / max(background.sum(), 1),
                        (1 - BACKGROUND_WEIGHT) / max((~background).sum(), 1)) * len(labels)
     head = LogisticRegression(C=REGULARISATION, max_iter=2000)
     head.fit(features, background, sample_weight=weights)  # decision > 0: background
-    model = build_box_model(backbone_weights, head.coef_[0].astype(np.float32), head.intercept_.astype(np.float32))
+    model.get_layer("object_or_not").set_weights([head.coef_[0].astype(np.float32).reshape(1, 1, -1, 1),
+                                                   head.intercept_.astype(np.float32).reshape(1)])
     predicted = np.where(head.predict(features), BACKGROUND, class_logits.argmax(axis=1))
     log = {"scenes": scenes, "seed": SEED, "crops": int(len(labels)), "background_crops": int(background.sum()),
            "object_iou": OBJECT_IOU, "background_iou": BACKGROUND_IOU, "jittered_per_object": JITTERED_PER_OBJECT,

@@ -140,6 +140,32 @@ class Classifier(LiteRTModel):
         return self.predict(resize_crop(to_bgr(image))[None])[0]
 
 
+class Ensemble(Resource):
+    """The mean class scores of several LiteRT classifiers over the same crops (one model: its own).
+
+    `streamsee evaluate --model A --model B` scores one; `streamsee train --teacher` distils one.
+    """
+
+    def __init__(self, model_paths: list, threads: int | None = None, mirror: bool = True):
+        if not model_paths:
+            raise ValueError("an ensemble needs at least one model")
+        self.members: list[Classifier] = []
+        try:
+            for path in model_paths:
+                self.members.append(Classifier(path, threads, mirror))
+        except Exception:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        for member in self.members:
+            member.close()
+
+    def logits(self, crops: np.ndarray) -> np.ndarray:
+        """Mean class scores (N, 10) for crops (N, 32, 32, 3) BGR uint8."""
+        return sum(member.logits(crops) for member in self.members) / len(self.members)
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
     return shifted / shifted.sum(axis=-1, keepdims=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sklearn.metrics import accuracy_score, confusion_matrix, recall_score
 
-from .classifier import DEFAULT_MODEL, Classifier
+from .classifier import DEFAULT_MODEL, Ensemble
 from .data import load_cifar10
 from .labels import CLASSES
 
@@ -26,23 +26,13 @@ class ClassifierReport:
                 "model": self.model, "n": self.n}
 
 
-def ensemble_logits(models: list, images, mirror: bool = True):
-    """Mean class scores of LiteRT classifiers (one model: its own), as `streamsee train --teacher` distils them."""
-    total = 0
-    for model in models:
-        with Classifier(model, mirror=mirror) as classifier:
-            total = total + classifier.logits(images)
-    return total / len(models)
-
-
 def evaluate_classifier(data: os.PathLike | str, model: os.PathLike | str | list = DEFAULT_MODEL) -> ClassifierReport:
     """The report for one classifier, or for an ensemble (a list of models: the mean of their class scores)."""
     models = list(model) if isinstance(model, (list, tuple)) else [model]
-    if not models:
-        raise ValueError("no classifier to evaluate: give at least one model")
-    split = load_cifar10(data, "test")
-    predicted = ensemble_logits(models, split.images).argmax(axis=1)
-    single_view = ensemble_logits(models, split.images, mirror=False).argmax(axis=1)
+    with Ensemble(models) as as_shipped, Ensemble(models, mirror=False) as image_alone:
+        split = load_cifar10(data, "test")
+        predicted = as_shipped.logits(split.images).argmax(axis=1)
+        single_view = image_alone.logits(split.images).argmax(axis=1)
     classes = list(range(len(CLASSES)))
     per_class = recall_score(split.labels, predicted, labels=classes, average=None, zero_division=0)
     return ClassifierReport(

@@ -171,26 +171,26 @@ class Teacher(Resource):
     """
 
     def __init__(self, paths: list[Path]):
-        from .classifier import Classifier
+        from .classifier import Ensemble
 
-        self.count = len(paths)
         weights = [path for path in paths if path.suffix != ".tflite"]
+        exported = [path for path in paths if path.suffix == ".tflite"]
         self.keras_members = build_teacher(weights) if weights else None
-        self.keras_count = len(weights)
-        self.litert_members = [Classifier(path) for path in paths if path.suffix == ".tflite"]
+        self.litert_members = Ensemble(exported) if exported else None
+        self.shares = (len(weights) / len(paths), len(exported) / len(paths))  # each kind's weight in the mean
 
     def logits(self, images: np.ndarray) -> np.ndarray:
         """Mean class scores (N, 10) of float32 images holding whole pixel values 0..255."""
         total = np.zeros((len(images), NUM_CLASSES), np.float32)
         if self.keras_members is not None:
-            total += self.keras_count * keras.ops.convert_to_numpy(self.keras_members.predict_on_batch(images))
-        for member in self.litert_members:
-            total += member.logits(images.astype(np.uint8))
-        return total / self.count
+            total += self.shares[0] * keras.ops.convert_to_numpy(self.keras_members.predict_on_batch(images))
+        if self.litert_members is not None:
+            total += self.shares[1] * self.litert_members.logits(images.astype(np.uint8))
+        return total
 
     def close(self) -> None:
-        for member in self.litert_members:
-            member.close()
+        if self.litert_members is not None:
+            self.litert_members.close()
 
 
 def build_teacher(weights: list[Path]) -> keras.Model:
