@@ -12,7 +12,8 @@ score is P(object) x P(class | object), and what the classifier knows of real ph
 The background score is set so that softmax over the eleven gives exactly that: background logit
 = decision + logsumexp(class logits). It is fitted with
 scikit-learn's logistic regression on crops that the proposal methods themselves cut from scenes
-composed of CIFAR-10 *training* images on scikit-image's photos: a crop that covers an object
+composed of CIFAR-10 *training* images on scikit-image's photos and Debian's wallpapers
+(scenes.wallpaper_backgrounds): a crop that covers an object
 (IoU >= 0.5) is that object's class, a crop that covers none (IoU < 0.3) is background.
 """
 
@@ -103,11 +104,11 @@ def labelled_crops(data, scenes: int = SCENES, seed: int = SEED):
     from .boxes import crop_boxes
     from .data import load_cifar10
     from .proposals import PROPOSAL_METHODS, box_iou, make_proposals
-    from .scenes import compose_set, skimage_backgrounds
+    from .scenes import compose_set, skimage_backgrounds, wallpaper_backgrounds
 
     train = load_cifar10(data, "train")
     rng = np.random.default_rng(seed)
-    composed = compose_set(rng, skimage_backgrounds(), train.images, train.labels, scenes, jitter=True)
+    composed = compose_set(rng, skimage_backgrounds() + wallpaper_backgrounds(), train.images, train.labels, scenes, jitter=True)
     proposers = [make_proposals(method) for method in PROPOSAL_METHODS]
     crops, labels = [], []
     for scene in composed:
@@ -184,7 +185,8 @@ def write_model_card(out: Path, log: dict) -> None:
         f"- Backbone: `{log['backbone_weights']}` (frozen)",
         f"- Data: {log['crops']} crops ({log['background_crops']} background) cut by both proposal methods "
         f"(plus {log['jittered_per_object']} jittered copies of each object's box) from {log['scenes']} 640x480 "
-        "scenes of CIFAR-10 *training* images on scikit-image's photos (all but the calibration ones); a crop at IoU >= "
+        "scenes of CIFAR-10 *training* images on scikit-image's photos and Debian's wallpapers (all but the calibration "
+        "ones: scenes.CALIBRATION_BACKGROUNDS, WALLPAPERS['calibrate']); a crop at IoU >= "
         f"{log['object_iou']} with an object is its class, one under {log['background_iou']} with all is background",
         f"- Fit: scikit-learn logistic regression, object or background, on the pooled features (C {log['regularisation']}), background "
         f"crops weighted to {log['background_weight']:.0%} of the total; training accuracy {log['train_accuracy']:.2%} "
@@ -194,7 +196,8 @@ def write_model_card(out: Path, log: dict) -> None:
         f"{log['exported'][INT8_NAME] / 1e6:.2f} MB, calibrated on 1000 of the crops)",
         "- Score threshold per proposal method (`box_calibration.json`): the least that keeps false boxes at or under "
         f"{calibration['target_false_boxes_per_frame']} per frame on {calibration['scenes']} scenes of training images "
-        "over the photos held out from fitting (scenes.CALIBRATION_BACKGROUNDS): "
+        "over the photos held out from fitting (scenes.CALIBRATION_BACKGROUNDS, WALLPAPERS['calibrate'] and "
+        "stereo_motorcycle): "
         + ", ".join(f"{method} {score} (recall there {calibration['recall_at_min_score'][method]})"
                     for method, score in calibration["min_score"].items()),
         "",

@@ -87,18 +87,19 @@ class BoxDetector(Resource):
         return Result(boxes[keep], class_id[keep], score[keep])
 
 
-def calibrate(data: os.PathLike | str, out: os.PathLike | str, scenes: int = 60, false_boxes_per_frame: float = 1.0,
+def calibrate(data: os.PathLike | str, out: os.PathLike | str, scenes: int = 120, false_boxes_per_frame: float = 1.0,
               seed: int = 0, model_path: os.PathLike | str = DEFAULT_BOX_MODEL) -> dict:
     """Pick, per proposal method, the least score threshold that keeps false boxes at or under the
-    target on scenes composed from CIFAR-10 *training* images on the scikit-image photos held out
-    from fitting (scenes.CALIBRATION_BACKGROUNDS; never the evaluation scenes), and write it to OUT/box_calibration.json."""
+    target on scenes composed from CIFAR-10 *training* images on the photos held out from fitting
+    (scenes.CALIBRATION_BACKGROUNDS, the calibration wallpapers and stereo_motorcycle; never the
+    evaluation scenes), and write it to OUT/box_calibration.json."""
     from .data import load_cifar10
     from .proposals import PROPOSAL_METHODS
     from .scene_eval import match
-    from .scenes import compose_set, skimage_backgrounds
+    from .scenes import compose_set, skimage_backgrounds, wallpaper_backgrounds
 
     train = load_cifar10(data, "train")
-    photos = skimage_backgrounds("calibrate")  # photos the box head was not fitted on
+    photos = skimage_backgrounds("calibrate") + wallpaper_backgrounds("calibrate")  # not fitted on
     rng = np.random.default_rng(seed)
     composed = compose_set(rng, photos, train.images, train.labels, scenes, jitter=True)
     thresholds = np.round(np.arange(0.10, 1.0, 0.01), 2)

@@ -53,6 +53,53 @@ def skimage_backgrounds(part: str = "fit") -> list[np.ndarray]:
                      if wanted(Path(file).name)]
 
 
+# Photos from Debian's wallpaper packages (`apt-get install lomiri-wallpapers mate-backgrounds`;
+# CC-BY, CC-BY-SA and GPL, see /usr/share/doc/<package>/copyright) that show none of the ten classes:
+# landscapes, sea, plants close up, a room, brushes. scikit-image's photos are mostly textures,
+# documents and microscopy, so on them alone the box head learnt too little of real scenes. Those
+# with a bird or a dog in them (Kleiber, free, friends) are left out. Read from the installed
+# packages, never copied into the project.
+WALLPAPER_FOLDER = Path("/usr/share/backgrounds")
+WALLPAPER_PACKAGES = ("lomiri-wallpapers", "mate-backgrounds")
+WALLPAPERS = {
+    "fit": ("Bridge_by_Sander_Klootwijk.jpg", "Dragonfly_by_Bolly.jpg", "Picture_0B_by_freespace.jpg",
+            "Picture_1A_by_freespace.jpg", "aitzgorri_by_Aitzol_Berasategi.jpg", "life_by_Aitzol_Berasategi.jpg",
+            "seeding_by_Clements_Engelhardt.jpg", "sunset_by_Aitzol_Berasategi.jpg",
+            "analogpattern_by_Peter_Nerlich.jpg", "greentock_by_Peter_Nerlich.jpg", "Infinite-Sea_by_Aury88.jpg",
+            *(f"mate/nature/{name}.jpg" for name in ("Aqua", "Blinds", "Dune", "FreshFlower", "GreenMeadow",
+                                                     "LadyBird", "RainDrops", "TwoWings", "Wood", "YellowFlower"))),
+    # held out from fitting, with scikit-image's stereo_motorcycle (a cluttered workshop): a room,
+    # mountains, a storm over a road, a garden. Real scenes are harder to leave alone than the five
+    # calibration photos above, so thresholds set with these transfer better to real footage.
+    "calibrate": ("Wine_by_Jakkub_Mede.jpg", "picosdeeuropa_by_Aitzol_Berasategi.jpg", "mate/nature/Storm.jpg",
+                  "mate/nature/Garden.jpg"),
+}
+WALLPAPER_SIDE = 1280  # longest side the photos are shrunk to on loading
+
+
+def wallpaper_backgrounds(part: str = "fit", folder: str | Path = WALLPAPER_FOLDER) -> list[np.ndarray]:
+    """Real scenes without the classes, as BGR uint8: the Debian wallpapers in WALLPAPERS[part]
+    ("fit" or "calibrate"; "calibrate" also holds scikit-image's stereo_motorcycle, left view)."""
+    if part not in WALLPAPERS:
+        raise ValueError(f"part must be 'fit' or 'calibrate', not {part!r}")
+    photos = []
+    for name in WALLPAPERS[part]:
+        path = Path(folder) / name
+        if not path.is_file():
+            raise FileNotFoundError(f"background photo not found: {str(path)!r}; install Debian's "
+                                    f"wallpapers: apt-get install {' '.join(WALLPAPER_PACKAGES)}")
+        photo = cv2.imread(str(path))
+        if photo is None:
+            raise ValueError(f"background photo is not a readable image: {str(path)!r}")
+        scale = WALLPAPER_SIDE / max(photo.shape[:2])
+        photos.append(cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else photo)
+    if part == "calibrate":
+        from skimage import data
+
+        photos.append(to_bgr_uint8(data.stereo_motorcycle()[0]))
+    return photos
+
+
 def folder_backgrounds(folder: str | Path) -> list[np.ndarray]:
     """Every photo in a folder (jpg/png) as BGR uint8; an empty or missing folder is an error."""
     folder = Path(folder)

@@ -46,3 +46,22 @@ def test_calibration_photos_are_kept_out_of_fitting():
     assert not any(photo.tobytes()[:4096] + bytes(str(photo.shape), "ascii") in fingerprints for photo in calibrate)
     with pytest.raises(ValueError, match="'everything'"):
         skimage_backgrounds("everything")
+
+
+def test_wallpapers_are_split_into_fitting_and_calibration():
+    from streamsee.scenes import WALLPAPERS, wallpaper_backgrounds
+
+    assert not set(WALLPAPERS["fit"]) & set(WALLPAPERS["calibrate"])
+    fit, calibrate = wallpaper_backgrounds("fit"), wallpaper_backgrounds("calibrate")
+    assert len(fit) == len(WALLPAPERS["fit"]) and len(calibrate) == len(WALLPAPERS["calibrate"]) + 1  # + stereo_motorcycle
+    for photo in fit + calibrate:
+        assert photo.dtype == np.uint8 and photo.ndim == 3 and photo.shape[2] == 3 and max(photo.shape[:2]) <= 1280
+    with pytest.raises(ValueError, match="'all'"):
+        wallpaper_backgrounds("all")
+
+
+def test_missing_wallpapers_name_the_packages(tmp_path):
+    from streamsee.scenes import wallpaper_backgrounds
+
+    with pytest.raises(FileNotFoundError, match="apt-get install lomiri-wallpapers mate-backgrounds"):
+        wallpaper_backgrounds("fit", folder=tmp_path)
