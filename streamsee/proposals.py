@@ -8,8 +8,8 @@ clipped to 0 <= x1 < x2 <= W and 0 <= y1 < y2 <= H. A frame with nothing in it g
   frame, K-means on their (x, y) positions, one box per cluster. k is not a constant: it is the
   number of separate blobs the points form on a grid of 1-px cells (other cell sizes can be added),
   and one pass of MiniBatchKMeans starts from those blob centres. Fine clusters split objects, so
-  the clusters are then grouped: a Ward tree over their centres (scikit-learn's agglomerative
-  clustering) joins neighbours step by step, and every join adds the box around both. Points are
+  the clusters are then grouped: agglomerative trees over their centres (scikit-learn; Ward, single
+  and complete linkage) join neighbours step by step, and every join adds the box around both. Points are
   capped, so the cost grows about linearly with k; K-means runs on one thread (OpenMP threads
   stall on busy cores).
 - `DlibProposals`: dlib's selective search (`find_candidate_object_locations`) on a downscaled
@@ -83,12 +83,12 @@ def _downscale(frame: np.ndarray, longest: int) -> tuple[np.ndarray, float]:
 
 class BoundieBoxies:
     """Interest points -> K-means on their positions (k from the data) -> one box per cluster and
-    one per join of neighbouring clusters."""
+    one per join of neighbouring clusters in each tree."""
 
     def __init__(self, max_points: int = 12000, working_size: int = 320, cells: tuple[int, ...] = (1,),
                  padding: float = 0.0, trim: float = 0.0, min_side: float = 8.0, merge_iou: float = 0.7,
-                 min_cluster_points: int = 6, max_clusters: int = 3000, epochs: int = 1, threads: int = 1,
-                 seed: int = 0):
+                 min_cluster_points: int = 6, max_clusters: int = 3000, epochs: int = 1,
+                 linkages: tuple[str, ...] = ("ward", "single", "complete"), threads: int = 1, seed: int = 0):
         self.max_points = max_points      # cap on the points clustered: bounds the cost
         self.working_size = working_size  # longest side of the grey frame the points come from
         self.cells = cells                # grid cell sizes (working px) at which blobs are counted
@@ -99,6 +99,7 @@ class BoundieBoxies:
         self.min_cluster_points = min_cluster_points
         self.max_clusters = max_clusters
         self.epochs = epochs              # MiniBatchKMeans passes over the points
+        self.linkages = linkages          # one tree of joins per linkage (scikit-learn's AgglomerativeClustering)
         self.threads = threads            # OpenMP threads for K-means
         self.threadpools = ThreadpoolController()
         self.seed = seed
@@ -140,20 +141,22 @@ class BoundieBoxies:
         pad_x, pad_y = self.padding * (x2 - x1), self.padding * (y2 - y1)
         return np.stack([x1 - pad_x, y1 - pad_y, x2 + pad_x, y2 + pad_y], axis=1)
 
-    @staticmethod
-    def grouped(boxes: np.ndarray) -> np.ndarray:
-        """The boxes, then the union box of every join in a Ward tree over their centres (2n - 1 in all):
-        clusters that split one object come back together at some level of the tree."""
+    def grouped(self, boxes: np.ndarray) -> np.ndarray:
+        """The boxes, then per linkage the union box of every join in a tree over their centres
+        (n - 1 joins a tree): clusters that split one object come back together at some level."""
         if len(boxes) < 3:
             return boxes
         centres = (boxes[:, :2] + boxes[:, 2:]) / 2
-        tree = AgglomerativeClustering(n_clusters=1, linkage="ward", compute_full_tree=True).fit(centres)
-        nodes = np.empty((2 * len(boxes) - 1, 4), np.float32)
-        nodes[:len(boxes)] = boxes
-        for node, (a, b) in enumerate(tree.children_, start=len(boxes)):
-            nodes[node, :2] = np.minimum(nodes[a, :2], nodes[b, :2])
-            nodes[node, 2:] = np.maximum(nodes[a, 2:], nodes[b, 2:])
-        return nodes
+        grouped = [boxes]
+        for linkage in self.linkages:
+            tree = AgglomerativeClustering(n_clusters=1, linkage=linkage, compute_full_tree=True).fit(centres)
+            nodes = np.empty((2 * len(boxes) - 1, 4), np.float32)
+            nodes[:len(boxes)] = boxes
+            for node, (a, b) in enumerate(tree.children_, start=len(boxes)):
+                nodes[node, :2] = np.minimum(nodes[a, :2], nodes[b, :2])
+                nodes[node, 2:] = np.maximum(nodes[a, 2:], nodes[b, 2:])
+            grouped.append(nodes[len(boxes):])
+        return np.concatenate(grouped)
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
         if frame.size == 0:
@@ -171,7 +174,7 @@ class BoundieBoxies:
                     clusters = self.cluster_boxes(points, model.fit(points).labels_, len(centres))
                     boxes.append(self.grouped(clusters) * back)
         boxes = _clip(np.concatenate(boxes), frame.shape[1], frame.shape[0])
-        boxes = boxes[_sides_at_least(boxes, self.min_side)]
+        boxes = np.unique(boxes[_sides_at_least(boxes, self.min_side)], axis=0)  # trees share many joins
         return suppress_duplicates(boxes, (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), self.merge_iou)
 
 

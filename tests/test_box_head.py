@@ -10,9 +10,9 @@ from streamsee.proposals import box_iou, make_proposals
 from streamsee.scenes import folder_backgrounds
 
 # What the shipped box model achieves (measured, in the comments), minus a margin.
-CIFAR_TEST_TOP1_FLOOR = 0.88  # measured 0.915 on these 1000 test images
-CLASS_AGREEMENT_FLOOR = 0.98  # measured 0.999: both int8, quantised apart
-NEGATIVE_CROPS_BACKGROUND_FLOOR = 0.92  # measured 0.965 of 426 dlib crops of six negative photos
+CIFAR_TEST_TOP1_FLOOR = 0.88  # measured 0.916 on these 1000 test images
+CLASS_AGREEMENT_FLOOR = 0.98  # measured 0.996: both int8, quantised apart
+NEGATIVE_CROPS_BACKGROUND_FLOOR = 0.92  # measured 0.948 of 426 dlib crops of six negative photos
 
 
 def test_jittered_boxes_stay_positives():

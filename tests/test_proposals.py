@@ -86,12 +86,14 @@ def test_boundieboxies_k_follows_the_number_of_objects():
 def test_grouping_joins_neighbouring_clusters():
     """Two clusters that split one object, and one far away: the tree joins the halves first."""
     clusters = np.array([[0, 0, 10, 20], [10, 0, 20, 20], [100, 100, 110, 110]], np.float32)
-    nodes = BoundieBoxies.grouped(clusters)
-    assert nodes.dtype == np.float32 and nodes.shape == (5, 4)
-    np.testing.assert_array_equal(nodes[:3], clusters)
-    np.testing.assert_array_equal(nodes[3], [0, 0, 20, 20])
-    np.testing.assert_array_equal(nodes[4], [0, 0, 110, 110])
-    assert BoundieBoxies.grouped(clusters[:2]).shape == (2, 4)  # too few to group
+    for linkage in ("ward", "single", "complete"):
+        nodes = BoundieBoxies(linkages=(linkage,)).grouped(clusters)
+        assert nodes.dtype == np.float32 and nodes.shape == (5, 4)
+        np.testing.assert_array_equal(nodes[:3], clusters)
+        np.testing.assert_array_equal(nodes[3], [0, 0, 20, 20])
+        np.testing.assert_array_equal(nodes[4], [0, 0, 110, 110])
+    assert BoundieBoxies().grouped(clusters).shape == (3 + 3 * 2, 4)  # each of the three trees adds its joins
+    assert BoundieBoxies().grouped(clusters[:2]).shape == (2, 4)  # too few to group
 
 
 def test_dlib_keeps_at_most_max_boxes(eight_objects):
