@@ -108,7 +108,8 @@ def labelled_crops(data, scenes: int = SCENES, seed: int = SEED):
 
     train = load_cifar10(data, "train")
     rng = np.random.default_rng(seed)
-    composed = compose_set(rng, skimage_backgrounds() + wallpaper_backgrounds(), train.images, train.labels, scenes, jitter=True)
+    photos = skimage_backgrounds() + wallpaper_backgrounds()  # all but the calibration photos
+    composed = compose_set(rng, photos, train.images, train.labels, scenes, jitter=True)
     proposers = [make_proposals(method) for method in PROPOSAL_METHODS]
     crops, labels = [], []
     for scene in composed:
