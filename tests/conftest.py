@@ -39,3 +39,18 @@ def cifar_test(cifar_path):
 @pytest.fixture(scope="session")
 def media():
     return lambda relative: shared_file(MEDIA / relative)
+
+
+@pytest.fixture(scope="session")
+def wallpapers() -> None:
+    """Debian's wallpaper packages, which the box head is fitted on: installed by .ci/run; missing,
+    a test that needs them fails in CI and skips elsewhere."""
+    from streamsee.scenes import WALLPAPER_FOLDER, WALLPAPER_PACKAGES, WALLPAPERS
+
+    missing = [name for part in WALLPAPERS.values() for name in part if not (WALLPAPER_FOLDER / name).is_file()]
+    if missing:
+        message = (f"needs Debian's wallpapers in {WALLPAPER_FOLDER} ({len(missing)} missing, e.g. {missing[0]!r}): "
+                   f"apt-get install {' '.join(WALLPAPER_PACKAGES)}")
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)

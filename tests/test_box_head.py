@@ -25,7 +25,7 @@ def test_jittered_boxes_stay_positives():
     assert (jittered[:, 0] >= 0).all() and (jittered[:, 3] <= 480).all()
 
 
-def test_labelled_crops(cifar_path):
+def test_labelled_crops(cifar_path, wallpapers):
     crops, labels = box_head.labelled_crops(cifar_path, scenes=4)
     assert crops.dtype == np.uint8 and crops.shape[1:] == (32, 32, 3) and len(crops) == len(labels)
     assert set(np.unique(labels)) <= set(range(NUM_CLASSES + 1))

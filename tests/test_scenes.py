@@ -48,7 +48,7 @@ def test_calibration_photos_are_kept_out_of_fitting():
         skimage_backgrounds("everything")
 
 
-def test_wallpapers_are_split_into_fitting_and_calibration():
+def test_wallpapers_are_split_into_fitting_and_calibration(wallpapers):
     from streamsee.scenes import WALLPAPERS, wallpaper_backgrounds
 
     assert not set(WALLPAPERS["fit"]) & set(WALLPAPERS["calibrate"])
