@@ -106,9 +106,9 @@ def labelled_crops(data, scenes: int = SCENES, seed: int = SEED):
     from .proposals import PROPOSAL_METHODS, box_iou, make_proposals
     from .scenes import compose_set, skimage_backgrounds, wallpaper_backgrounds
 
+    photos = skimage_backgrounds() + wallpaper_backgrounds()  # all but the calibration photos; first: fails fast
     train = load_cifar10(data, "train")
     rng = np.random.default_rng(seed)
-    photos = skimage_backgrounds() + wallpaper_backgrounds()  # all but the calibration photos
     composed = compose_set(rng, photos, train.images, train.labels, scenes, jitter=True)
     proposers = [make_proposals(method) for method in PROPOSAL_METHODS]
     crops, labels = [], []
