@@ -14,14 +14,18 @@ CIFAR = SHARED / "data" / "cifar10-jpeg.tar.gz"
 MEDIA = SHARED / "media"
 
 
-def shared_file(path: Path) -> Path:
-    """`path` if it exists; in CI a missing file fails the test, elsewhere it skips it."""
-    if path.exists():
-        return path
-    message = f"needs {path} (the shared data beside the project), which is not here"
+def need(message: str) -> None:
+    """Skip for want of something CI always has (shared data, system packages); in CI, fail instead."""
     if os.environ.get("CI"):
         pytest.fail(message)
     pytest.skip(message)
+
+
+def shared_file(path: Path) -> Path:
+    """`path` if it exists; in CI a missing file fails the test, elsewhere it skips it."""
+    if not path.exists():
+        need(f"needs {path} (the shared data beside the project), which is not here")
+    return path
 
 
 @pytest.fixture(scope="session")
@@ -49,8 +53,5 @@ def wallpapers() -> None:
 
     missing = [name for part in WALLPAPERS.values() for name in part if not (WALLPAPER_FOLDER / name).is_file()]
     if missing:
-        message = (f"needs Debian's wallpapers in {WALLPAPER_FOLDER} ({len(missing)} missing, e.g. {missing[0]!r}): "
-                   f"apt-get install {' '.join(WALLPAPER_PACKAGES)}")
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        need(f"needs Debian's wallpapers in {WALLPAPER_FOLDER} ({len(missing)} missing, e.g. {missing[0]!r}): "
+             f"apt-get install {' '.join(WALLPAPER_PACKAGES)}")
