@@ -53,26 +53,37 @@ def skimage_backgrounds(part: str = "fit") -> list[np.ndarray]:
                      if wanted(Path(file).name)]
 
 
-# Photos from Debian's wallpaper packages (`apt-get install lomiri-wallpapers mate-backgrounds`;
-# CC-BY, CC-BY-SA and GPL, see /usr/share/doc/<package>/copyright) that show none of the ten classes:
-# landscapes, sea, plants close up, a room, brushes. scikit-image's photos are mostly textures,
-# documents and microscopy, so on them alone the box head learnt too little of real scenes. Those
-# with a bird or a dog in them (Kleiber, free, friends) are left out. Read from the installed
-# packages, never copied into the project.
-WALLPAPER_FOLDER = Path("/usr/share/backgrounds")
-WALLPAPER_PACKAGES = ("lomiri-wallpapers", "mate-backgrounds")
+# Photos from Debian's wallpaper packages (`apt-get install lomiri-wallpapers mate-backgrounds
+# plasma-workspace-wallpapers`; CC-BY, CC-BY-SA, LGPL and GPL, see /usr/share/doc/<package>/copyright) that
+# show none of the ten classes: landscapes, sea, forest, plants close up, a room, cups, brushes.
+# scikit-image's photos are mostly textures, documents and microscopy, so on them alone the box model
+# learnt too little of real scenes. Those with a bird, a dog or boats in them (Kleiber, free, friends,
+# EveningGlow) and the drawn ones are left out. Read from the installed packages, never copied.
+# Plasma's photos are only calibrated on: fitted on too, they gave the box model no fewer false boxes.
+WALLPAPER_FOLDER = Path("/usr/share")
+WALLPAPER_PACKAGES = ("lomiri-wallpapers", "mate-backgrounds", "plasma-workspace-wallpapers")
+
+
+def _plasma(name: str, size: str = "2560x1600") -> str:
+    return f"wallpapers/{name}/contents/images/{size}.jpg"
+
+
 WALLPAPERS = {
-    "fit": ("Bridge_by_Sander_Klootwijk.jpg", "Dragonfly_by_Bolly.jpg", "Picture_0B_by_freespace.jpg",
-            "Picture_1A_by_freespace.jpg", "aitzgorri_by_Aitzol_Berasategi.jpg", "life_by_Aitzol_Berasategi.jpg",
-            "seeding_by_Clements_Engelhardt.jpg", "sunset_by_Aitzol_Berasategi.jpg",
-            "analogpattern_by_Peter_Nerlich.jpg", "greentock_by_Peter_Nerlich.jpg", "Infinite-Sea_by_Aury88.jpg",
-            *(f"mate/nature/{name}.jpg" for name in ("Aqua", "Blinds", "Dune", "FreshFlower", "GreenMeadow",
-                                                     "LadyBird", "RainDrops", "TwoWings", "Wood", "YellowFlower"))),
+    "fit": (*(f"backgrounds/{name}.jpg" for name in (
+        "Bridge_by_Sander_Klootwijk", "Dragonfly_by_Bolly", "Picture_0B_by_freespace", "Picture_1A_by_freespace",
+        "aitzgorri_by_Aitzol_Berasategi", "life_by_Aitzol_Berasategi", "seeding_by_Clements_Engelhardt",
+        "sunset_by_Aitzol_Berasategi", "analogpattern_by_Peter_Nerlich", "greentock_by_Peter_Nerlich",
+        "Infinite-Sea_by_Aury88")),
+            *(f"backgrounds/mate/nature/{name}.jpg" for name in (
+                "Aqua", "Blinds", "Dune", "FreshFlower", "GreenMeadow", "LadyBird", "RainDrops", "TwoWings", "Wood",
+                "YellowFlower"))),
     # held out from fitting, with scikit-image's stereo_motorcycle (a cluttered workshop): a room,
-    # mountains, a storm over a road, a garden. Real scenes are harder to leave alone than the five
-    # calibration photos above, so thresholds set with these transfer better to real footage.
-    "calibrate": ("Wine_by_Jakkub_Mede.jpg", "picosdeeuropa_by_Aitzol_Berasategi.jpg", "mate/nature/Storm.jpg",
-                  "mate/nature/Garden.jpg"),
+    # mountains, a storm over a road, a garden, a forest path, a pier in fog, cups on a table. Real
+    # scenes are harder to leave alone than the five calibration photos above, so thresholds set with
+    # these transfer better to real footage.
+    "calibrate": ("backgrounds/Wine_by_Jakkub_Mede.jpg", "backgrounds/picosdeeuropa_by_Aitzol_Berasategi.jpg",
+                  "backgrounds/mate/nature/Storm.jpg", "backgrounds/mate/nature/Garden.jpg",
+                  _plasma("Path"), _plasma("ColdRipple"), _plasma("ColorfulCups")),
 }
 WALLPAPER_SIDE = 1280  # longest side the photos are shrunk to on loading
 

@@ -25,7 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from .data import load_cifar10  # noqa: E402
 from .labels import BACKGROUND_ID, NUM_CLASSES  # noqa: E402
-from .scenes import compose, compose_set, skimage_backgrounds  # noqa: E402
+from .scenes import compose, compose_set, skimage_backgrounds, wallpaper_backgrounds  # noqa: E402
 from .train import build_model  # noqa: E402
 
 # ---------------------------------------------------------------- constants
@@ -167,17 +167,19 @@ def train_fcn(data: str | os.PathLike, out: str | os.PathLike, steps: int = STEP
     return log
 
 
-def calibrate(data, model_path: Path, out: Path, scenes: int = 40, max_empty_claimed: float = 0.02) -> dict:
+def calibrate(data, model_path: Path, out: Path, scenes: int = 60, max_empty_claimed: float = 0.04) -> dict:
     """Pick the least class probability a pixel needs to be claimed: the threshold with the best
-    mIoU on 640x480 scenes composed from *training* images on the training photos, among those that
-    claim at most `max_empty_claimed` of the empty scenes' pixels. Writes fcn_calibration.json."""
+    mIoU on 640x480 scenes composed from *training* images on photos the FCN was not fitted on
+    (scenes.CALIBRATION_BACKGROUNDS, the calibration wallpapers and stereo_motorcycle, used whole as
+    a camera sees them), among those that claim at most `max_empty_claimed` of the empty scenes'
+    pixels (the issue's bound is 5 %). Writes fcn_calibration.json."""
     from .fcn import Segmenter
     from .scene_eval import evaluate_fcn
 
     train_split = load_cifar10(data, "train")
-    photos = skimage_backgrounds("calibrate")  # photos the FCN was not fitted on
+    photos = skimage_backgrounds("calibrate") + wallpaper_backgrounds("calibrate")
     rng = np.random.default_rng(SEED + 2)
-    composed = compose_set(rng, photos, train_split.images, train_split.labels, scenes, jitter=True)
+    composed = compose_set(rng, photos, train_split.images, train_split.labels, scenes)
     sweep = []
     for threshold in (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98):
         with Segmenter(model_path, min_probability=threshold) as segmenter:
@@ -219,8 +221,10 @@ def write_model_card(out: Path, log: dict) -> None:
         f"| float32 | `{FLOAT_NAME}` | {log['exported'][FLOAT_NAME] / 1e6:.2f} MB |",
         f"| int8 (full integer, calibrated on 200 training scenes) | `{INT8_NAME}` | {log['exported'][INT8_NAME] / 1e6:.2f} MB |",
         "",
-        f"- Claim threshold (calibrated on scenes of training images over the photos held out from fitting, "
-        "scenes.CALIBRATION_BACKGROUNDS; `fcn_calibration.json`): a pixel is claimed when its "
+        f"- Claim threshold (calibrated on {log['calibration']['scenes']} scenes of training images over the photos "
+        "held out from fitting, scenes.CALIBRATION_BACKGROUNDS, WALLPAPERS['calibrate'] and stereo_motorcycle, "
+        "claiming at most "
+        f"{log['calibration']['max_empty_claimed']:.0%} of empty scenes; `fcn_calibration.json`): a pixel is claimed when its "
         f"class probability is at least {log['calibration']['min_probability']}",
         "",
         "Measured on held-out scenes: `streamsee evaluate --scenes 200` (figures in the README).",

@@ -21,7 +21,7 @@ def test_fcn_architecture_starts_from_the_classifier():
     assert {"score_stride8", "score_stride4", "score_stride2", "up_stride4", "up_stride2"} <= names
 
 
-def test_tiny_training_run_exports_and_calibrates(cifar_path, tmp_path):
+def test_tiny_training_run_exports_and_calibrates(cifar_path, wallpapers, tmp_path):
     log = train_fcn.train_fcn(cifar_path, tmp_path, steps=30, quiet=True)
     assert log["history"][-1]["step"] == 30 and np.isfinite(log["history"][-1]["loss"])
     calibration = json.loads((tmp_path / "fcn_calibration.json").read_text())
