@@ -89,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train the shared CIFAR-10 convnet (checkpoints and resumes), "
                                 "or the FCN heads on top of it")
     train.add_argument("what", nargs="?", choices=("classifier", "fcn", "boxes"), default="classifier",
-                       help="the classifier (default), the FCN heads, or the box path's score threshold")
+                       help="the classifier (default), the FCN heads, or the box path's model "
+                            "(fine-tuned, with its score thresholds)")
     train.add_argument("--data", required=True, help="CIFAR-10: JPEG tree (.tar.gz or folder) or binary release")
     train.add_argument("--out", required=True, help="folder for checkpoint, log, exported models, model card")
     train.add_argument("--epochs", type=int, default=None, help="classifier: length of the one-cycle schedule")

@@ -1,18 +1,21 @@
-"""The box path's head: an eleventh class, background, fitted on proposal crops of training scenes."""
+"""The box path's model: the classifier fine-tuned with an eleventh class, background, on proposal crops."""
+
+import json
 
 import numpy as np
 
 from streamsee import box_head
-from streamsee.boxes import DEFAULT_BOX_MODEL, crop_boxes
+from streamsee.box_head import BACKGROUND
+from streamsee.boxes import DEFAULT_BOX_MODEL, calibrated_min_score, crop_boxes
 from streamsee.classifier import Classifier
 from streamsee.labels import NUM_CLASSES
 from streamsee.proposals import box_iou, make_proposals
 from streamsee.scenes import folder_backgrounds
 
 # What the shipped box model achieves (measured, in the comments), minus a margin.
-CIFAR_TEST_TOP1_FLOOR = 0.88  # measured 0.916 on these 1000 test images
-CLASS_AGREEMENT_FLOOR = 0.98  # measured 0.996: both int8, quantised apart
-NEGATIVE_CROPS_BACKGROUND_FLOOR = 0.92  # measured 0.948 of 426 dlib crops of six negative photos
+CIFAR_TEST_TOP1_FLOOR = 0.87  # measured 0.895 on these 1000 test images (the classifier: 0.916)
+CLASS_AGREEMENT_FLOOR = 0.93  # measured 0.951 with the classifier's top class
+NEGATIVE_CROPS_REJECTED_FLOOR = 0.96  # measured 0.986 of 426 dlib crops of six negative photos
 
 
 def test_jittered_boxes_stay_positives():
@@ -29,11 +32,32 @@ def test_labelled_crops(cifar_path, wallpapers):
     crops, labels = box_head.labelled_crops(cifar_path, scenes=4)
     assert crops.dtype == np.uint8 and crops.shape[1:] == (32, 32, 3) and len(crops) == len(labels)
     assert set(np.unique(labels)) <= set(range(NUM_CLASSES + 1))
-    assert (labels == box_head.BACKGROUND).sum() > (labels < NUM_CLASSES).sum() > 0
+    assert (labels == BACKGROUND).sum() > (labels < NUM_CLASSES).sum() > 0
 
 
-def test_box_model_keeps_the_classifiers_classes(cifar_path):
-    """The ten class scores are the classifier's own: same ranking, only scaled by P(object)."""
+def test_tiny_fine_tuning_run(cifar_path, wallpapers, tmp_path):
+    log = box_head.train_box_head(cifar_path, tmp_path, scenes=2, epochs=1, cifar_images=256, export=False,
+                                  quiet=True)
+    assert (tmp_path / "boxes.weights.h5").is_file() and (tmp_path / box_head.LOG).is_file()
+    assert log["cifar_images"] == 256 and log["crops"] > log["background_crops"] > 0
+    assert len(log["history"]) == 1 and np.isfinite(log["history"][0]["loss"])
+
+
+def test_box_model_starts_as_the_classifier():
+    """Before fine-tuning the ten class scores are the classifier's and background scores zero."""
+    from streamsee.train import build_model
+
+    classifier = build_model()
+    classifier.load_weights(box_head.BACKBONE_WEIGHTS)
+    model = box_head.build_box_model()
+    images = np.random.default_rng(0).integers(0, 256, (8, 32, 32, 3)).astype(np.float32)
+    logits = model.predict(images, verbose=0)
+    assert logits.shape == (8, NUM_CLASSES + 1) and np.allclose(logits[:, BACKGROUND], 0)
+    assert np.allclose(logits[:, :NUM_CLASSES], classifier.predict(images, verbose=0), atol=1e-4)
+
+
+def test_box_model_still_knows_the_classes(cifar_path):
+    """Fine-tuned on crops, it still names whole CIFAR-10 test images as the classifier does."""
     from streamsee.classifier import DEFAULT_MODEL
     from streamsee.data import load_cifar10
 
@@ -48,11 +72,26 @@ def test_box_model_keeps_the_classifiers_classes(cifar_path):
     assert (boxes_top == test.labels[pick]).mean() >= CIFAR_TEST_TOP1_FLOOR
 
 
-def test_box_model_calls_real_negatives_background(media):
+def test_box_model_rejects_real_negatives(media):
+    """Crops that dlib cuts from six photos with none of the classes score under the calibrated threshold."""
     photos = folder_backgrounds(media("negatives"))[:6]
     propose = make_proposals("dlib")
     crops = np.concatenate([crop_boxes(photo, propose(photo)) for photo in photos])
     with Classifier(DEFAULT_BOX_MODEL) as model:
         probabilities = model.predict(crops)
-    background = (probabilities.argmax(1) == box_head.BACKGROUND).mean()
-    assert len(crops) > 100 and background >= NEGATIVE_CROPS_BACKGROUND_FLOOR, background
+    rejected = (probabilities[:, :NUM_CLASSES].max(1) < calibrated_min_score("dlib")).mean()
+    assert len(crops) > 100 and rejected >= NEGATIVE_CROPS_REJECTED_FLOOR, rejected
+
+
+def test_calibration_picks_the_least_threshold_within_the_false_box_budget(cifar_path, wallpapers, tmp_path):
+    from streamsee.boxes import calibrate
+
+    report = calibrate(cifar_path, tmp_path, scenes=8, false_boxes_per_frame=1.0)
+    assert json.loads((tmp_path / "box_calibration.json").read_text()) == json.loads(json.dumps(report))
+    for method, sweep in report["sweep"].items():
+        thresholds, recall, false_boxes = (np.array(column) for column in zip(*sweep))
+        assert (np.diff(thresholds) > 0).all() and thresholds[-1] > 0.999  # fine steps near 1
+        assert (np.diff(recall) <= 1e-9).all() and (np.diff(false_boxes) <= 1e-9).all()
+        chosen = report["min_score"][method]
+        within = thresholds[false_boxes <= 1.0]
+        assert chosen == (within[0] if len(within) else 1.0)
