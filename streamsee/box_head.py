@@ -82,15 +82,13 @@ def jitter_boxes(rng: np.random.Generator, xyxy: np.ndarray, frame_size: tuple[i
     return np.clip(jittered, 0, [width, height, width, height]).astype(np.float32)
 
 
-def labelled_crops(data, scenes: int = SCENES, seed: int = SEED):
-    """Crops (N, 32, 32, 3) uint8 and labels (N,) (10 = background) cut by both proposal methods."""
+def labelled_crops(train, photos: list[np.ndarray], scenes: int = SCENES, seed: int = SEED):
+    """Crops (N, 32, 32, 3) uint8 and labels (N,) (10 = background) cut by both proposal methods from
+    scenes of the training split's images on `photos`."""
     from .boxes import crop_boxes
-    from .data import load_cifar10
     from .proposals import PROPOSAL_METHODS, box_iou, make_proposals
-    from .scenes import compose_set, skimage_backgrounds, wallpaper_backgrounds
+    from .scenes import compose_set
 
-    photos = skimage_backgrounds() + wallpaper_backgrounds()  # all but the calibration photos; first: fails fast
-    train = load_cifar10(data, "train")
     rng = np.random.default_rng(seed)
     composed = compose_set(rng, photos, train.images, train.labels, scenes, jitter=True)
     proposers = [make_proposals(method) for method in PROPOSAL_METHODS]
@@ -135,13 +133,15 @@ def train_box_head(data, out, scenes: int = SCENES, epochs: int = EPOCHS, backbo
     `cifar_images` of them; all by default); with export, write boxes_{float,int8}.tflite into OUT,
     calibrate the score thresholds (box_calibration.json) and write the model card. Returns the log."""
     from .data import load_cifar10
+    from .scenes import background_photos
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(SEED)
     started = time.perf_counter()
-    crops, labels = labelled_crops(data, scenes)
+    photos = background_photos("fit")  # all but the calibration photos; first, so a missing package fails fast
     train = load_cifar10(data, "train")
+    crops, labels = labelled_crops(train, photos, scenes)
     images = np.concatenate([crops, train.images[:cifar_images]])
     targets = np.concatenate([labels, train.labels[:cifar_images]])
     model = build_box_model(backbone_weights)

@@ -98,10 +98,10 @@ def calibrate(data: os.PathLike | str, out: os.PathLike | str, scenes: int = 120
     from .data import load_cifar10
     from .proposals import PROPOSAL_METHODS
     from .scene_eval import match
-    from .scenes import compose_set, skimage_backgrounds, wallpaper_backgrounds
+    from .scenes import compose_set, background_photos
 
     train = load_cifar10(data, "train")
-    photos = skimage_backgrounds("calibrate") + wallpaper_backgrounds("calibrate")  # not fitted on
+    photos = background_photos("calibrate")  # not fitted on
     rng = np.random.default_rng(seed)
     composed = compose_set(rng, photos, train.images, train.labels, scenes)
     thresholds = np.unique(np.round(np.concatenate([np.arange(0.10, 1.0, 0.01), 1 - np.geomspace(0.01, 1e-4, 9)]), 5))

@@ -111,6 +111,12 @@ def wallpaper_backgrounds(part: str = "fit", folder: str | Path = WALLPAPER_FOLD
     return photos
 
 
+def background_photos(part: str) -> list[np.ndarray]:
+    """scikit-image's and Debian's photos for one part: "fit" (what models are fitted on) or
+    "calibrate" (what thresholds are set on, never fitted on)."""
+    return skimage_backgrounds(part) + wallpaper_backgrounds(part)
+
+
 def folder_backgrounds(folder: str | Path) -> list[np.ndarray]:
     """Every photo in a folder (jpg/png) as BGR uint8; an empty or missing folder is an error."""
     folder = Path(folder)

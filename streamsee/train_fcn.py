@@ -25,7 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from .data import load_cifar10  # noqa: E402
 from .labels import BACKGROUND_ID, NUM_CLASSES  # noqa: E402
-from .scenes import compose, compose_set, skimage_backgrounds, wallpaper_backgrounds  # noqa: E402
+from .scenes import background_photos, compose, compose_set, skimage_backgrounds  # noqa: E402
 from .train import build_model  # noqa: E402
 
 # ---------------------------------------------------------------- constants
@@ -177,7 +177,7 @@ def calibrate(data, model_path: Path, out: Path, scenes: int = 60, max_empty_cla
     from .scene_eval import evaluate_fcn
 
     train_split = load_cifar10(data, "train")
-    photos = skimage_backgrounds("calibrate") + wallpaper_backgrounds("calibrate")
+    photos = background_photos("calibrate")
     rng = np.random.default_rng(SEED + 2)
     composed = compose_set(rng, photos, train_split.images, train_split.labels, scenes)
     sweep = []

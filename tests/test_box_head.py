@@ -29,7 +29,10 @@ def test_jittered_boxes_stay_positives():
 
 
 def test_labelled_crops(cifar_path, wallpapers):
-    crops, labels = box_head.labelled_crops(cifar_path, scenes=4)
+    from streamsee.data import load_cifar10
+    from streamsee.scenes import background_photos
+
+    crops, labels = box_head.labelled_crops(load_cifar10(cifar_path, "train"), background_photos("fit"), scenes=4)
     assert crops.dtype == np.uint8 and crops.shape[1:] == (32, 32, 3) and len(crops) == len(labels)
     assert set(np.unique(labels)) <= set(range(NUM_CLASSES + 1))
     assert (labels == BACKGROUND).sum() > (labels < NUM_CLASSES).sum() > 0
