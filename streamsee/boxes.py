@@ -50,12 +50,14 @@ class BoxDetector(Resource):
     """
 
     def __init__(self, proposals: str = "boundieboxies", model_path: os.PathLike | str = DEFAULT_BOX_MODEL,
-                 min_score: float | None = None, nms_iou: float = 0.3, threads: int | None = None):
+                 min_score: float | None = None, nms_iou: float = 0.3, max_proposals: int = 150,
+                 threads: int | None = None):
         self.proposal_method = proposals
         self.propose = make_proposals(proposals)
         self.classifier = Classifier(model_path, threads)
         self.min_score = calibrated_min_score(proposals) if min_score is None else min_score
         self.nms_iou = nms_iou
+        self.max_proposals = max_proposals  # crops classified per frame, the method's likeliest first (0: all)
 
     def close(self) -> None:
         self.classifier.close()
@@ -70,7 +72,10 @@ class BoxDetector(Resource):
         return self.detect(frame, self.propose(frame))
 
     def detect(self, frame: np.ndarray, boxes: np.ndarray) -> Result:
-        """Classify the proposals `boxes` of `frame`, keep the confident ones, per-class NMS."""
+        """Classify the proposals `boxes` of `frame` (the first max_proposals), keep the confident ones,
+        per-class NMS."""
+        if self.max_proposals:
+            boxes = boxes[:self.max_proposals]
         if not len(boxes):
             return Result()
         probabilities = self.classify_boxes(frame, boxes)[:, :NUM_CLASSES]  # background only lowers them

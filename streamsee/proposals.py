@@ -2,26 +2,33 @@
 
 Two methods, one contract. Each takes a BGR uint8 frame (H, W, 3) of any size (grey (H, W) is
 accepted too) and returns float32 (N, 4) boxes x1, y1, x2, y2 in the frame's pixel coordinates,
-clipped to 0 <= x1 < x2 <= W and 0 <= y1 < y2 <= H. A frame with nothing in it gives (0, 4).
+clipped to 0 <= x1 < x2 <= W and 0 <= y1 < y2 <= H, ranked: the likeliest objects first (dlib:
+boxes found most often; boundieboxies: the largest, since its small boxes are mostly pieces of
+objects). A frame with nothing in it gives (0, 4).
 
 - `BoundieBoxies`: interest points (Shi-Tomasi corners, Canny edge pixels) on a downscaled grey
-  frame, K-means on their (x, y) positions, one box per cluster. k is not a constant: it is the
-  number of separate blobs the points form on a grid of 1-px cells (other cell sizes can be added),
-  and one pass of MiniBatchKMeans starts from those blob centres. Fine clusters split objects, so
-  the clusters are then grouped: agglomerative trees over their centres (scikit-learn; Ward, single
-  and complete linkage) join neighbours step by step, and every join adds the box around both. Points are
-  capped, so the cost grows about linearly with k; K-means runs on one thread (OpenMP threads
-  stall on busy cores).
+  frame, K-means on their (x, y) positions, one box per cluster. k is not a constant: it comes
+  from the separate blobs the points form on a grid of 1-px cells (one seed a blob, more for big
+  blobs), and one Lloyd iteration of KMeans starts from those seeds. Fine clusters split objects, so
+  the clusters are then grouped: agglomerative trees (scipy's linkage: Ward and single linkage
+  over their centres, Ward and average linkage over their centres and mean colours) join neighbours
+  step by step, and every join adds the box around both. Last, each side of each box moves onto
+  a straight edge nearby, if there is one. Points are capped, so the cost grows about linearly
+  with k; K-means runs on one thread (OpenMP threads stall on busy cores).
 - `DlibProposals`: dlib's selective search (`find_candidate_object_locations`) on a downscaled
   RGB copy; boxes found again across its segmentations rank first, near-duplicates are dropped.
 """
 
 from __future__ import annotations
 
+import warnings
+
 import cv2
 import dlib
 import numpy as np
-from sklearn.cluster import AgglomerativeClustering, MiniBatchKMeans
+from scipy.cluster.hierarchy import linkage
+from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import ThreadpoolController
 
 PROPOSAL_METHODS = ("boundieboxies", "dlib")
@@ -82,100 +89,181 @@ def _downscale(frame: np.ndarray, longest: int) -> tuple[np.ndarray, float]:
 
 
 class BoundieBoxies:
-    """Interest points -> K-means on their positions (k from the data) -> one box per cluster and
-    one per join of neighbouring clusters in each tree."""
+    """Interest points -> K-means on their positions (k from the data) -> one box per cluster, one
+    per join of neighbouring clusters in each tree, each box's sides snapped to the edges nearby."""
 
-    def __init__(self, max_points: int = 12000, working_size: int = 320, cells: tuple[int, ...] = (1,),
-                 padding: float = 0.0, trim: float = 0.0, min_side: float = 8.0, merge_iou: float = 0.7,
-                 min_cluster_points: int = 6, max_clusters: int = 3000, epochs: int = 1,
-                 linkages: tuple[str, ...] = ("ward", "single", "complete"), threads: int = 1, seed: int = 0):
-        self.max_points = max_points      # cap on the points clustered: bounds the cost
-        self.working_size = working_size  # longest side of the grey frame the points come from
-        self.cells = cells                # grid cell sizes (working px) at which blobs are counted
-        self.padding = padding            # each box grows by this fraction of its size on every side
-        self.trim = trim                  # a box spans this quantile to 1 - trim of its points
-        self.min_side = min_side          # boxes narrower or shorter than this (frame px) are dropped
-        self.merge_iou = merge_iou        # of boxes overlapping more than this, the largest is kept
+    def __init__(self, max_points: int = 12000, working_sizes: tuple[int, ...] = (320,), seed_points: int = 200,
+                 trees: tuple[tuple[str, float], ...] = (("ward", 0.0), ("single", 0.0), ("ward", 2.0),
+                                                         ("average", 2.0)),
+                 colour_space: int = cv2.COLOR_BGR2LAB, snap_reach: float = 0.3, snap_min_edges: float = 0.3,
+                 min_side: float = 8.0, merge_iou: float = 0.7, max_boxes: int = 0, min_cluster_points: int = 6,
+                 max_clusters: int = 3000, threads: int = 1, seed: int = 0):
+        self.max_points = max_points          # cap on the points clustered: bounds the cost
+        self.working_sizes = working_sizes    # longest side of each grey frame points come from; boxes pooled
+        self.seed_points = seed_points        # a blob of n points gets ceil(n / seed_points) K-means seeds
+        self.trees = trees                    # (linkage, colour weight): one tree of joins each (0: positions only)
+        self.colour_space = colour_space      # OpenCV conversion code for the colours the trees compare
+        self.snap_reach = snap_reach          # a box side may move this fraction of the box's size to an edge...
+        self.snap_min_edges = snap_min_edges  # ...where at least this fraction of the line is edge pixels (0: off)
+        self.min_side = min_side              # boxes narrower or shorter than this (frame px) are dropped
+        self.merge_iou = merge_iou            # of boxes overlapping more than this, the largest is kept
+        self.max_boxes = max_boxes            # the largest this many are kept (0: all)
         self.min_cluster_points = min_cluster_points
         self.max_clusters = max_clusters
-        self.epochs = epochs              # MiniBatchKMeans passes over the points
-        self.linkages = linkages          # one tree of joins per linkage (scikit-learn's AgglomerativeClustering)
-        self.threads = threads            # OpenMP threads for K-means
+        self.threads = threads                # OpenMP threads for K-means
         self.threadpools = ThreadpoolController()
         self.seed = seed
 
-    def points(self, grey: np.ndarray) -> np.ndarray:
-        """(n, 2) float32 x, y, n <= max_points: corners, then edge pixels evenly sampled to fill up."""
-        grey = cv2.GaussianBlur(grey, (3, 3), 0)
+    def points(self, grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(n, 2) float32 x, y, n <= max_points: corners, then edge pixels evenly sampled to fill up;
+        and the edge map (uint8, 255 on edges) of the blurred grey frame."""
         corners = cv2.goodFeaturesToTrack(grey, max(1, self.max_points // 4), 0.01, 2)
         corners = np.zeros((0, 2), np.float32) if corners is None else corners.reshape(-1, 2)
-        ys, xs = np.nonzero(cv2.Canny(grey, 60, 160))
+        edges = cv2.Canny(grey, 60, 160)
+        ys, xs = np.nonzero(edges)
         room = self.max_points - len(corners)
         pick = np.linspace(0, len(xs) - 1, room).astype(np.int64) if len(xs) > room else slice(None)
-        return np.concatenate([corners, np.stack([xs[pick], ys[pick]], axis=1)]).astype(np.float32)
+        return np.concatenate([corners, np.stack([xs[pick], ys[pick]], axis=1)]).astype(np.float32), edges
 
-    def blob_centres(self, points: np.ndarray, shape: tuple[int, ...], cell: int) -> np.ndarray:
-        """Centres of the blobs (8-connected occupied cells of a `cell`-px grid) holding enough points."""
-        cells = (points // cell).astype(np.int64)
-        grid = np.zeros((shape[0] // cell + 1, shape[1] // cell + 1), np.uint8)
+    def seeds(self, points: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        """K-means seeds from the blobs the points form (8-connected occupied 1-px cells): a blob of
+        n >= min_cluster_points points gets its mean as one seed, or ceil(n / seed_points) of its
+        points, evenly spaced in scan order, when it is big enough to span an object and its surroundings."""
+        cells = points.astype(np.int64)
+        grid = np.zeros((shape[0] + 1, shape[1] + 1), np.uint8)
         grid[cells[:, 1], cells[:, 0]] = 1
         count, labels = cv2.connectedComponents(grid, connectivity=8)
         blob = labels[cells[:, 1], cells[:, 0]] - 1
         sizes = np.bincount(blob, minlength=count - 1)
-        sums = np.stack([np.bincount(blob, points[:, i], count - 1) for i in (0, 1)], axis=1)
-        order = np.argsort(-sizes, kind="stable")
-        order = order[sizes[order] >= self.min_cluster_points]
-        k = min(len(order), len(points) // self.min_cluster_points, self.max_clusters)
-        return sums[order[:k]] / sizes[order[:k], None]
+        per_blob = np.where(sizes >= self.min_cluster_points, -(-sizes // self.seed_points), 0)
+        owner = np.repeat(np.arange(len(sizes)), per_blob)  # the blob of each seed
+        nth = np.arange(len(owner)) - np.repeat(np.cumsum(per_blob) - per_blob, per_blob)
+        rank = nth * (sizes[owner] - 1) // np.maximum(per_blob[owner] - 1, 1)
+        by_blob = np.argsort(blob, kind="stable")
+        seeds = points[by_blob[(np.cumsum(sizes) - sizes)[owner] + rank]]
+        single = per_blob[owner] == 1
+        means = np.stack([np.bincount(blob, points[:, i], len(sizes)) for i in (0, 1)], axis=1)
+        seeds[single] = means[owner[single]] / sizes[owner[single], None]
+        return seeds[:min(self.max_clusters, len(points) // self.min_cluster_points)]
 
-    def cluster_boxes(self, points: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
-        """Trimmed-extent box of each cluster with enough points, padded (working px)."""
+    def cluster_boxes(self, points: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The box around each cluster with enough points, and which clusters those are (mask)."""
         counts = np.bincount(labels, minlength=k)
-        starts = np.cumsum(counts) - counts
         ok = counts >= self.min_cluster_points
-        lo = starts[ok] + np.floor(self.trim * (counts[ok] - 1)).astype(np.int64)
-        hi = starts[ok] + np.ceil((1 - self.trim) * (counts[ok] - 1)).astype(np.int64)
+        first = (np.cumsum(counts) - counts)[ok]
+        last = first + counts[ok] - 1
         x = points[np.lexsort((points[:, 0], labels)), 0]
         y = points[np.lexsort((points[:, 1], labels)), 1]
-        x1, y1, x2, y2 = x[lo], y[lo], x[hi] + 1, y[hi] + 1
-        pad_x, pad_y = self.padding * (x2 - x1), self.padding * (y2 - y1)
-        return np.stack([x1 - pad_x, y1 - pad_y, x2 + pad_x, y2 + pad_y], axis=1)
+        return np.stack([x[first], y[first], x[last] + 1, y[last] + 1], axis=1), ok
 
-    def grouped(self, boxes: np.ndarray) -> np.ndarray:
-        """The boxes, then per linkage the union box of every join in a tree over their centres
-        (n - 1 joins a tree): clusters that split one object come back together at some level."""
+    def grouped(self, boxes: np.ndarray, colours: np.ndarray) -> np.ndarray:
+        """The boxes, then per tree the union box of every join (n - 1 a tree): clusters that split
+        one object come back together at some level. A tree joins clusters by their centres, or
+        with a colour weight w by centres and w times their mean colour (Lab), so that clusters
+        of one colour join first, as parts of one object tend to."""
         if len(boxes) < 3:
             return boxes
         centres = (boxes[:, :2] + boxes[:, 2:]) / 2
         grouped = [boxes]
-        for linkage in self.linkages:
-            tree = AgglomerativeClustering(n_clusters=1, linkage=linkage, compute_full_tree=True).fit(centres)
-            nodes = np.empty((2 * len(boxes) - 1, 4), np.float32)
-            nodes[:len(boxes)] = boxes
-            for node, (a, b) in enumerate(tree.children_, start=len(boxes)):
-                nodes[node, :2] = np.minimum(nodes[a, :2], nodes[b, :2])
-                nodes[node, 2:] = np.maximum(nodes[a, 2:], nodes[b, 2:])
-            grouped.append(nodes[len(boxes):])
+        for method, weight in self.trees:
+            features = centres if weight == 0 else np.concatenate([centres, weight * colours], axis=1)
+            joins = linkage(features.astype(np.float64), method)[:, :2].astype(np.int64)
+            grouped.append(union_boxes(boxes, joins))
         return np.concatenate(grouped)
+
+    def propose(self, frame: np.ndarray, working_size: int) -> np.ndarray:
+        """Boxes (frame px, unclipped) from the points of `frame` shrunk to `working_size`."""
+        small, back = _downscale(frame, working_size)
+        grey = cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (3, 3), 0)
+        points, edges = self.points(grey)
+        seeds = self.seeds(points, grey.shape) if len(points) >= self.min_cluster_points else points[:0]
+        if not len(seeds):
+            return _empty()
+        with self.threadpools.limit(limits=self.threads, user_api="openmp"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # a seed left without points: fine, it is dropped
+            labels = KMeans(len(seeds), init=seeds, n_init=1, max_iter=1, random_state=self.seed).fit(points).labels_
+        boxes, kept = self.cluster_boxes(points, labels, len(seeds))
+        at = points.astype(np.int64)
+        colour = cv2.cvtColor(small[at[:, 1], at[:, 0]][:, None], self.colour_space)[:, 0].astype(np.float64)
+        sums = np.stack([np.bincount(labels, colour[:, c], len(seeds)) for c in range(3)], axis=1)
+        colours = sums[kept] / np.bincount(labels, minlength=len(seeds))[kept, None]
+        boxes = np.unique(np.round(self.grouped(boxes, colours)), axis=0)  # trees share many joins
+        if self.snap_min_edges > 0:
+            boxes = snap_to_edges(boxes, edges, self.snap_reach, self.snap_min_edges)
+        return boxes * back
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
         if frame.size == 0:
             return _empty()
-        grey = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-        small, back = _downscale(grey, self.working_size)
-        points = self.points(small)
-        boxes = [_empty()]
-        with self.threadpools.limit(limits=self.threads, user_api="openmp"):
-            for cell in self.cells if len(points) >= self.min_cluster_points else ():
-                centres = self.blob_centres(points, small.shape, cell)
-                if len(centres):
-                    model = MiniBatchKMeans(len(centres), init=centres, n_init=1, max_iter=self.epochs,
-                                            batch_size=4096, random_state=self.seed)
-                    clusters = self.cluster_boxes(points, model.fit(points).labels_, len(centres))
-                    boxes.append(self.grouped(clusters) * back)
-        boxes = _clip(np.concatenate(boxes), frame.shape[1], frame.shape[0])
-        boxes = np.unique(boxes[_sides_at_least(boxes, self.min_side)], axis=0)  # trees share many joins
-        return suppress_duplicates(boxes, (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), self.merge_iou)
+        frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR) if frame.ndim == 2 else frame
+        boxes = np.concatenate([self.propose(frame, size) for size in self.working_sizes])
+        boxes = _clip(boxes, frame.shape[1], frame.shape[0])
+        boxes = np.unique(boxes[_sides_at_least(boxes, self.min_side)], axis=0)
+        kept = suppress_duplicates(boxes, (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), self.merge_iou)
+        return kept[:self.max_boxes] if self.max_boxes else kept  # largest first: small ones are mostly fragments
+
+
+def union_boxes(boxes: np.ndarray, joins: np.ndarray) -> np.ndarray:
+    """The box around both parts of each join of a tree over `boxes` (scipy's linkage order: node
+    n + i is join i), (len(joins), 4) float32."""
+    n = len(boxes)
+    x1, y1, x2, y2 = (boxes[:, i].tolist() for i in range(4))
+    for a, b in joins.tolist():  # plain lists: a few hundred joins, each needing the ones before
+        x1.append(min(x1[a], x1[b]))
+        y1.append(min(y1[a], y1[b]))
+        x2.append(max(x2[a], x2[b]))
+        y2.append(max(y2[a], y2[b]))
+    return np.array([x1[n:], y1[n:], x2[n:], y2[n:]], np.float32).reshape(4, -1).T
+
+
+def snap_to_edges(boxes: np.ndarray, edges: np.ndarray, reach: float, min_edges: float) -> np.ndarray:
+    """Each side of each box (edge-map px) moved to the line within `reach` times the box's size
+    that holds the most edge pixels along the box, when at least `min_edges` of it are edges.
+
+    A box drawn around points stops at the outermost point found, which need not be the object's
+    outline; where a straight outline is near, the side moves onto it."""
+    height, width = edges.shape
+    on = (edges > 0).astype(np.int32)
+    along_rows = np.zeros((height, width + 1), np.int32)  # edge pixels of row y left of x
+    np.cumsum(on, axis=1, out=along_rows[:, 1:])
+    along_cols = np.zeros((height + 1, width), np.int32)  # edge pixels of column x above y
+    np.cumsum(on, axis=0, out=along_cols[1:])
+    b = np.round(boxes).astype(np.int64)
+    b[:, 0::2] = np.clip(b[:, 0::2], 0, width)
+    b[:, 1::2] = np.clip(b[:, 1::2], 0, height)
+    snapped = b.astype(np.float32)
+    size = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
+    bucket = np.ceil(np.log2(np.maximum(size, 8) / 8)).astype(np.int64)  # boxes up to 8, 16, 32 ... px
+    for level in np.unique(bucket):  # one search width per size class: small boxes search few lines
+        chosen = np.nonzero(bucket == level)[0]
+        reach_px = int(np.ceil(reach * 8 * 2 ** level))
+        snapped[chosen] = _snap_sides(b[chosen], along_rows, along_cols, np.arange(-reach_px, reach_px + 1),
+                                      reach, min_edges)
+    fine = (snapped[:, 2] - snapped[:, 0] >= 1) & (snapped[:, 3] - snapped[:, 1] >= 1)
+    return np.where(fine[:, None], snapped, boxes).astype(np.float32)
+
+
+def _snap_sides(b: np.ndarray, along_rows: np.ndarray, along_cols: np.ndarray, offsets: np.ndarray,
+                reach: float, min_edges: float) -> np.ndarray:
+    height, width = along_rows.shape[0], along_cols.shape[1]
+    snapped = b.astype(np.float32)
+    rows = np.arange(len(b))
+    for side in range(4):
+        vertical = side % 2 == 0  # x1 and x2 are vertical lines, along the box's height
+        span = b[:, 3] - b[:, 1] if vertical else b[:, 2] - b[:, 0]
+        limit = width if vertical else height
+        where = b[:, side, None] + offsets
+        allowed = (np.abs(offsets) <= reach * span[:, None]) & (where >= 0) & (where <= limit)
+        line = np.clip(where - (side >= 2), 0, limit - 1)  # x2 and y2 are exclusive: their edge is one before
+        if vertical:
+            count = along_cols[b[:, 3, None], line] - along_cols[b[:, 1, None], line]
+        else:
+            count = along_rows[line, b[:, 2, None]] - along_rows[line, b[:, 0, None]]
+        fraction = np.where(allowed, count / np.maximum(span[:, None], 1), -1.0)
+        best = fraction.argmax(axis=1)
+        move = fraction[rows, best] >= min_edges
+        snapped[move, side] = where[rows, best][move]
+    return snapped
 
 
 class DlibProposals:
