@@ -7,18 +7,12 @@ import os
 from pathlib import Path
 
 import pytest
+from needs import need
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("STREAMSEE_SHARED", ROOT.parent / "shared"))
 CIFAR = SHARED / "data" / "cifar10-jpeg.tar.gz"
 MEDIA = SHARED / "media"
-
-
-def need(message: str) -> None:
-    """Skip for want of something CI always has (shared data, system packages); in CI, fail instead."""
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 def shared_file(path: Path) -> Path:

@@ -26,16 +26,10 @@ import av
 import cv2
 import numpy as np
 import pytest
+from needs import need
 
 ROOT = Path(__file__).resolve().parent.parent
 TITLE = "streamsee-test"
-
-
-def need(message: str) -> None:
-    """Skip for want of a system tool; in CI, which installs them, fail instead."""
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 def _read_display_number(fd: int, process: subprocess.Popen, log, timeout: float = 20.0) -> int:
