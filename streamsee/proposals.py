@@ -146,9 +146,10 @@ class BoundieBoxies:
         seeds[single] = means[owner[single]] / sizes[owner[single], None]
         return seeds[:min(self.max_clusters, len(points) // self.min_cluster_points)]
 
-    def cluster_boxes(self, points: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The box around each cluster with enough points, and which clusters those are (mask)."""
-        counts = np.bincount(labels, minlength=k)
+    def cluster_boxes(self, points: np.ndarray, labels: np.ndarray,
+                      counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The box around each cluster with enough points (`counts`: points per cluster), and which
+        clusters those are (mask)."""
         ok = counts >= self.min_cluster_points
         first = (np.cumsum(counts) - counts)[ok]
         last = first + counts[ok] - 1
@@ -159,7 +160,7 @@ class BoundieBoxies:
     def grouped(self, boxes: np.ndarray, colours: np.ndarray) -> np.ndarray:
         """The boxes, then per tree the union box of every join (n - 1 a tree): clusters that split
         one object come back together at some level. A tree joins clusters by their centres, or
-        with a colour weight w by centres and w times their mean colour (Lab), so that clusters
+        with a colour weight w by centres and w times their mean colour (colour_space: Lab), so that clusters
         of one colour join first, as parts of one object tend to."""
         if len(boxes) < 3:
             return boxes
@@ -182,11 +183,12 @@ class BoundieBoxies:
         with self.threadpools.limit(limits=self.threads, user_api="openmp"), warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)  # a seed left without points: fine, it is dropped
             labels = KMeans(len(seeds), init=seeds, n_init=1, max_iter=1, random_state=self.seed).fit(points).labels_
-        boxes, kept = self.cluster_boxes(points, labels, len(seeds))
+        counts = np.bincount(labels, minlength=len(seeds))
+        boxes, kept = self.cluster_boxes(points, labels, counts)
         at = points.astype(np.int64)
         colour = cv2.cvtColor(small[at[:, 1], at[:, 0]][:, None], self.colour_space)[:, 0].astype(np.float64)
         sums = np.stack([np.bincount(labels, colour[:, c], len(seeds)) for c in range(3)], axis=1)
-        colours = sums[kept] / np.bincount(labels, minlength=len(seeds))[kept, None]
+        colours = sums[kept] / counts[kept, None]
         boxes = np.unique(np.round(self.grouped(boxes, colours)), axis=0)  # trees share many joins
         if self.snap_min_edges > 0:
             boxes = snap_to_edges(boxes, edges, self.snap_reach, self.snap_min_edges)
