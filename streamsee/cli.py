@@ -105,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--steps", type=int, default=None, help="fcn: training steps")
     train.add_argument("--fine-tune", action="store_true", help="fcn: train the backbone's convolutions too")
     train.add_argument("--learning-rate", type=float, default=None, help="fcn: Adam's starting learning rate")
+    train.add_argument("--classify-weight", type=float, default=None,
+                       help="fcn with --fine-tune: weight of the classifier's own loss on CIFAR-10 images (default 0: off)")
     bench = commands.add_parser("bench", help="speed on this machine: classifier per crop, paths per frame")
     bench.add_argument("--data", default=DEFAULT_DATA, help=f"CIFAR-10, for composed scenes (default: {DEFAULT_DATA})")
     bench.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -233,7 +235,8 @@ def run_train(args) -> int:
         from . import train_fcn
 
         train_fcn.train_fcn(args.data, args.out, steps=args.steps or train_fcn.STEPS, fine_tune=args.fine_tune,
-                            learning_rate=args.learning_rate or train_fcn.LEARNING_RATE)
+                            learning_rate=args.learning_rate or train_fcn.LEARNING_RATE,
+                            classify_weight=args.classify_weight or train_fcn.CLASSIFY_WEIGHT)
         return 0
     from . import train
 

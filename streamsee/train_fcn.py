@@ -37,6 +37,11 @@ BATCH_SIZE = 16
 STEPS = 1500
 LEARNING_RATE = 1e-3  # Adam, cosine decay to 0
 FINE_TUNE_BACKBONE = False  # heads only: the classifier's features stay exactly as shipped
+# With a fine-tuned backbone: weight of a second loss, the classifier's own (its global-pooled
+# head) on augmented CIFAR-10 training images, so the shared features keep telling the classes
+# apart on real photos while the heads learn the scenes (0: off).
+CLASSIFY_WEIGHT = 0.0
+CLASSIFY_BATCH = 64
 BACKGROUND = NUM_CLASSES  # index of the background channel in the FCN output
 SEED = 0
 LOG = "fcn_training_log.json"
@@ -51,6 +56,12 @@ def build_fcn(backbone_weights: str | os.PathLike | None = BACKBONE_WEIGHTS,
 
     With fine_tune the backbone's convolutions train too; batch-norm statistics stay frozen.
     """
+    return build_fcn_and_classifier(backbone_weights, fine_tune)[0]
+
+
+def build_fcn_and_classifier(backbone_weights: str | os.PathLike | None = BACKBONE_WEIGHTS,
+                             fine_tune: bool = FINE_TUNE_BACKBONE) -> tuple[keras.Model, keras.Model]:
+    """The FCN (as build_fcn) and the classifier it grew from, sharing the backbone's layers."""
     backbone = build_model(input_shape=(None, None, 3))
     if backbone_weights is not None:
         backbone.load_weights(backbone_weights)
@@ -79,7 +90,7 @@ def build_fcn(backbone_weights: str | os.PathLike | None = BACKBONE_WEIGHTS,
         np.concatenate([kernel * scale, np.zeros_like(kernel[..., :1])], axis=-1),
         np.concatenate([bias * scale, [0.0]]).astype(np.float32),
     ])
-    return model
+    return model, backbone
 
 
 def upsample_2x(channels: int, name: str) -> layers.Layer:
@@ -108,30 +119,70 @@ def scene_batches(images: np.ndarray, labels: np.ndarray, photos, seed: int = SE
         yield batch_images, batch_labels
 
 
+def classify_batches(images: np.ndarray, labels: np.ndarray, seed: int = SEED):
+    """Endless batches of augmented CIFAR-10 training images (as `streamsee train` sees them), one-hot."""
+    from .train import TrainingBatches
+
+    batches = TrainingBatches(images, labels, CLASSIFY_BATCH, seed=seed)
+    while True:
+        for index in range(len(batches)):
+            yield batches[index]
+        batches.on_epoch_end()
+
+
+def multitask_batches(images: np.ndarray, labels: np.ndarray, photos, seed: int = SEED):
+    """Scenes with label maps, and CIFAR-10 images with their classes, side by side."""
+    for (scenes, maps), (crops, targets) in zip(scene_batches(images, labels, photos, seed),
+                                                classify_batches(images, labels, seed)):
+        yield (scenes, crops), (maps, targets)
+
+
 # ---------------------------------------------------------------- fit
 def train_fcn(data: str | os.PathLike, out: str | os.PathLike, steps: int = STEPS,
               backbone_weights: str | os.PathLike = BACKBONE_WEIGHTS, fine_tune: bool = FINE_TUNE_BACKBONE,
-              learning_rate: float = LEARNING_RATE, export: bool = True, quiet: bool = False) -> dict:
+              learning_rate: float = LEARNING_RATE, classify_weight: float = CLASSIFY_WEIGHT,
+              export: bool = True, quiet: bool = False) -> dict:
+    if classify_weight and not fine_tune:
+        raise ValueError(f"a classification loss (weight {classify_weight!r}) only matters when the backbone "
+                         "is fine-tuned too (--fine-tune)")
+    if classify_weight < 0:
+        raise ValueError(f"the classification loss weight must be 0 or more, not {classify_weight!r}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(SEED)
     train_split = load_cifar10(data, "train")  # training images only: test images are for evaluation
     photos = skimage_backgrounds()
 
-    model = build_fcn(backbone_weights, fine_tune)
+    model, classifier = build_fcn_and_classifier(backbone_weights, fine_tune)
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
-    model.compile(optimizer=keras.optimizers.Adam(schedule),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=[keras.metrics.SparseCategoricalAccuracy(name="pixel_accuracy")])
-    dataset = tf.data.Dataset.from_generator(
-        lambda: scene_batches(train_split.images, train_split.labels, photos),
-        output_signature=(tf.TensorSpec((BATCH_SIZE, CROP, CROP, 3), tf.float32),
-                          tf.TensorSpec((BATCH_SIZE, CROP // 2, CROP // 2), tf.int32)),
-    ).prefetch(2)
+    pixel_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    pixel_accuracy = keras.metrics.SparseCategoricalAccuracy(name="pixel_accuracy")
+    scene_spec = (tf.TensorSpec((BATCH_SIZE, CROP, CROP, 3), tf.float32),
+                  tf.TensorSpec((BATCH_SIZE, CROP // 2, CROP // 2), tf.int32))
+    if classify_weight:
+        # One model with two inputs: scenes through the FCN, CIFAR-10 images through the classifier.
+        scenes, crops = keras.Input((CROP, CROP, 3), name="scene"), keras.Input((32, 32, 3), name="crop")
+        trainer = keras.Model([scenes, crops], [model(scenes), classifier(crops)], name="fcn_and_classifier")
+        trainer.compile(optimizer=keras.optimizers.Adam(schedule),
+                        loss=[pixel_loss, keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1)],
+                        loss_weights=[1.0, classify_weight],
+                        metrics=[[pixel_accuracy], [keras.metrics.CategoricalAccuracy(name="class_accuracy")]])
+        crop_spec = (tf.TensorSpec((CLASSIFY_BATCH, 32, 32, 3), tf.float32),
+                     tf.TensorSpec((CLASSIFY_BATCH, NUM_CLASSES), tf.float32))
+        dataset = tf.data.Dataset.from_generator(
+            lambda: multitask_batches(train_split.images, train_split.labels, photos),
+            output_signature=((scene_spec[0], crop_spec[0]), (scene_spec[1], crop_spec[1])))
+    else:
+        trainer = model
+        model.compile(optimizer=keras.optimizers.Adam(schedule), loss=pixel_loss, metrics=[pixel_accuracy])
+        dataset = tf.data.Dataset.from_generator(
+            lambda: scene_batches(train_split.images, train_split.labels, photos), output_signature=scene_spec)
+    dataset = dataset.prefetch(2)
 
     chunk = 100
     log = {"model": model.name, "steps": steps, "batch_size": BATCH_SIZE, "crop": CROP, "object_side": OBJECT_SIDE,
            "objects": OBJECTS, "learning_rate": learning_rate, "fine_tune_backbone": fine_tune,
+           "classify_weight": classify_weight, "classify_batch": CLASSIFY_BATCH if classify_weight else 0,
            "backbone_weights": os.path.relpath(backbone_weights),
            "backgrounds": "scikit-image photos (see scenes.py), all but CALIBRATION_BACKGROUNDS",
            "history": []}
@@ -142,10 +193,13 @@ def train_fcn(data: str | os.PathLike, out: str | os.PathLike, steps: int = STEP
     with bar:
         for first in range(0, steps, chunk):
             n = min(chunk, steps - first)
-            history = model.fit(dataset, steps_per_epoch=n, epochs=1, verbose=0).history
-            entry = {"step": first + n, "loss": round(history["loss"][-1], 5),
-                     "pixel_accuracy": round(history["pixel_accuracy"][-1], 5),
+            history = trainer.fit(dataset, steps_per_epoch=n, epochs=1, verbose=0).history
+            last = {key: round(float(values[-1]), 5) for key, values in history.items()}
+            entry = {"step": first + n, "loss": last["loss"],
+                     "pixel_accuracy": next(v for k, v in last.items() if k.endswith("pixel_accuracy")),
                      "seconds": round(time.perf_counter() - started, 1)}
+            if classify_weight:  # the CIFAR-10 images' accuracy, as augmented for training
+                entry["class_accuracy"] = next(v for k, v in last.items() if k.endswith("class_accuracy"))
             log["history"].append(entry)
             bar.update(task, advance=n, status=f"loss {entry['loss']:.3f} pixel acc {entry['pixel_accuracy']:.3f}")
             (out / LOG).write_text(json.dumps(log, indent=1))
@@ -208,6 +262,9 @@ def write_model_card(out: Path, log: dict) -> None:
         "",
         f"- Produced by: `{command}`",
         f"- Backbone: `{log['backbone_weights']}` ({'fine-tuned, batch-norm frozen' if log['fine_tune_backbone'] else 'frozen'})",
+        *([f"- With the classifier's own loss on batches of {log['classify_batch']} augmented CIFAR-10 training "
+           f"images, weighted {log['classify_weight']}, so the shared features keep the classes of real photos"]
+          if log.get("classify_weight") else []),
         f"- Training: {log['steps']} steps of {log['batch_size']} scenes of {log['crop']}x{log['crop']} px, "
         f"objects {log['object_side'][0]}-{log['object_side'][1]} px, {log['objects'][0]}-{log['objects'][1]} per scene; "
         f"Adam {log['learning_rate']} with cosine decay; {last['seconds'] / 60:.1f} min on this machine",

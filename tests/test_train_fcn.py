@@ -31,3 +31,22 @@ def test_tiny_training_run_exports_and_calibrates(cifar_path, wallpapers, tmp_pa
         result = segment(np.full((120, 160, 3), 90, np.uint8))
     assert result.class_map.shape == (120, 160)
     assert set(np.unique(result.class_map)) <= set(range(10)) | {BACKGROUND_ID}
+
+
+def test_fine_tuning_with_the_classifiers_own_loss(cifar_path, tmp_path):
+    # The FCN and the classifier share their backbone: the classification loss trains the very
+    # weights the FCN uses, and both losses are logged.
+    model, classifier = train_fcn.build_fcn_and_classifier(fine_tune=True)
+    shared = {id(weight) for weight in model.trainable_weights} & {id(weight) for weight in classifier.trainable_weights}
+    assert len(shared) == 8 and model.get_layer("layer3_conv").trainable  # the eight convolution kernels
+    log = train_fcn.train_fcn(cifar_path, tmp_path, steps=6, fine_tune=True, classify_weight=1.0, export=False,
+                              quiet=True)
+    last = log["history"][-1]
+    assert log["classify_weight"] == 1.0 and np.isfinite(last["loss"])
+    assert 0.5 < last["class_accuracy"] <= 1.0  # the shipped classifier's features: most training images right
+    assert 0.0 <= last["pixel_accuracy"] <= 1.0
+
+
+def test_classification_loss_needs_a_fine_tuned_backbone(cifar_path, tmp_path):
+    with pytest.raises(ValueError, match="--fine-tune"):
+        train_fcn.train_fcn(cifar_path, tmp_path, steps=2, classify_weight=1.0, export=False, quiet=True)
