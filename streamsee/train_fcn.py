@@ -142,11 +142,11 @@ def train_fcn(data: str | os.PathLike, out: str | os.PathLike, steps: int = STEP
               backbone_weights: str | os.PathLike = BACKBONE_WEIGHTS, fine_tune: bool = FINE_TUNE_BACKBONE,
               learning_rate: float = LEARNING_RATE, classify_weight: float = CLASSIFY_WEIGHT,
               export: bool = True, quiet: bool = False) -> dict:
+    if classify_weight < 0:
+        raise ValueError(f"the classification loss weight must be 0 or more, not {classify_weight!r}")
     if classify_weight and not fine_tune:
         raise ValueError(f"a classification loss (weight {classify_weight!r}) only matters when the backbone "
                          "is fine-tuned too (--fine-tune)")
-    if classify_weight < 0:
-        raise ValueError(f"the classification loss weight must be 0 or more, not {classify_weight!r}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(SEED)
@@ -263,7 +263,7 @@ def write_model_card(out: Path, log: dict) -> None:
         f"- Produced by: `{command}`",
         f"- Backbone: `{log['backbone_weights']}` ({'fine-tuned, batch-norm frozen' if log['fine_tune_backbone'] else 'frozen'})",
         *([f"- With the classifier's own loss on batches of {log['classify_batch']} augmented CIFAR-10 training "
-           f"images, weighted {log['classify_weight']}, so the shared features keep the classes of real photos"]
+           f"images, weighted {log['classify_weight']}, in the same steps"]
           if log.get("classify_weight") else []),
         f"- Training: {log['steps']} steps of {log['batch_size']} scenes of {log['crop']}x{log['crop']} px, "
         f"objects {log['object_side'][0]}-{log['object_side'][1]} px, {log['objects'][0]}-{log['objects'][1]} per scene; "

@@ -50,3 +50,9 @@ def test_fine_tuning_with_the_classifiers_own_loss(cifar_path, tmp_path):
 def test_classification_loss_needs_a_fine_tuned_backbone(cifar_path, tmp_path):
     with pytest.raises(ValueError, match="--fine-tune"):
         train_fcn.train_fcn(cifar_path, tmp_path, steps=2, classify_weight=1.0, export=False, quiet=True)
+
+
+def test_classification_loss_weight_is_not_negative(cifar_path, tmp_path):
+    with pytest.raises(ValueError, match="0 or more, not -1.0"):
+        train_fcn.train_fcn(cifar_path, tmp_path, steps=2, fine_tune=True, classify_weight=-1.0, export=False,
+                            quiet=True)
