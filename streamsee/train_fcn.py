@@ -26,7 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from .data import load_cifar10  # noqa: E402
 from .labels import BACKGROUND_ID, NUM_CLASSES  # noqa: E402
 from .scenes import background_photos, compose, compose_set, skimage_backgrounds  # noqa: E402
-from .train import build_model  # noqa: E402
+from .train import LABEL_SMOOTHING, TrainingBatches, build_model  # noqa: E402
 
 # ---------------------------------------------------------------- constants
 BACKBONE_WEIGHTS = Path(__file__).parent / "models" / "classifier" / "classifier.weights.h5"
@@ -38,8 +38,8 @@ STEPS = 1500
 LEARNING_RATE = 1e-3  # Adam, cosine decay to 0
 FINE_TUNE_BACKBONE = False  # heads only: the classifier's features stay exactly as shipped
 # With a fine-tuned backbone: weight of a second loss, the classifier's own (its global-pooled
-# head) on augmented CIFAR-10 training images, so the shared features keep telling the classes
-# apart on real photos while the heads learn the scenes (0: off).
+# head) on augmented CIFAR-10 training images, meant to keep the shared features telling the
+# classes of real photos apart while the heads learn the scenes (0: off; measured, see README).
 CLASSIFY_WEIGHT = 0.0
 CLASSIFY_BATCH = 64
 BACKGROUND = NUM_CLASSES  # index of the background channel in the FCN output
@@ -121,8 +121,6 @@ def scene_batches(images: np.ndarray, labels: np.ndarray, photos, seed: int = SE
 
 def classify_batches(images: np.ndarray, labels: np.ndarray, seed: int = SEED):
     """Endless batches of augmented CIFAR-10 training images (as `streamsee train` sees them), one-hot."""
-    from .train import TrainingBatches
-
     batches = TrainingBatches(images, labels, CLASSIFY_BATCH, seed=seed)
     while True:
         for index in range(len(batches)):
@@ -164,7 +162,7 @@ def train_fcn(data: str | os.PathLike, out: str | os.PathLike, steps: int = STEP
         scenes, crops = keras.Input((CROP, CROP, 3), name="scene"), keras.Input((32, 32, 3), name="crop")
         trainer = keras.Model([scenes, crops], [model(scenes), classifier(crops)], name="fcn_and_classifier")
         trainer.compile(optimizer=keras.optimizers.Adam(schedule),
-                        loss=[pixel_loss, keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1)],
+                        loss=[pixel_loss, keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=LABEL_SMOOTHING)],
                         loss_weights=[1.0, classify_weight],
                         metrics=[[pixel_accuracy], [keras.metrics.CategoricalAccuracy(name="class_accuracy")]])
         crop_spec = (tf.TensorSpec((CLASSIFY_BATCH, 32, 32, 3), tf.float32),
