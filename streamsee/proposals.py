@@ -74,6 +74,15 @@ def _clip(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.clip(np.asarray(boxes, np.float32).reshape(-1, 4), 0, np.array([width, height] * 2, np.float32))
 
 
+def unique_rows(boxes: np.ndarray) -> np.ndarray:
+    """The distinct rows of `boxes` (N, 4), sorted as `np.unique(boxes, axis=0)` sorts them, in a
+    fraction of its time (one lexsort instead of a sort of row records)."""
+    if len(boxes) < 2:
+        return boxes
+    boxes = boxes[np.lexsort(boxes.T[::-1])]
+    return boxes[np.concatenate([[True], (boxes[1:] != boxes[:-1]).any(axis=1)])]
+
+
 def _sides_at_least(boxes: np.ndarray, min_side: float) -> np.ndarray:
     """Mask of the boxes at least `min_side` wide and high (and never empty)."""
     return np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) >= max(min_side, 1e-3)
@@ -151,11 +160,11 @@ class BoundieBoxies:
         """The box around each cluster with enough points (`counts`: points per cluster), and which
         clusters those are (mask)."""
         ok = counts >= self.min_cluster_points
-        first = (np.cumsum(counts) - counts)[ok]
-        last = first + counts[ok] - 1
-        x = points[np.lexsort((points[:, 0], labels)), 0]
-        y = points[np.lexsort((points[:, 1], labels)), 1]
-        return np.stack([x[first], y[first], x[last] + 1, y[last] + 1], axis=1), ok
+        by_cluster = points[np.argsort(labels, kind="stable")]
+        starts = (np.cumsum(counts) - counts)[counts > 0]  # each cluster with points: one run of by_cluster
+        low, high = np.minimum.reduceat(by_cluster, starts), np.maximum.reduceat(by_cluster, starts)
+        ok_runs = ok[counts > 0]
+        return np.concatenate([low[ok_runs], high[ok_runs] + 1], axis=1), ok
 
     def grouped(self, boxes: np.ndarray, colours: np.ndarray) -> np.ndarray:
         """The boxes, then per tree the union box of every join (n - 1 a tree): clusters that split
@@ -189,7 +198,7 @@ class BoundieBoxies:
         colour = cv2.cvtColor(small[at[:, 1], at[:, 0]][:, None], self.colour_space)[:, 0].astype(np.float64)
         sums = np.stack([np.bincount(labels, colour[:, c], len(seeds)) for c in range(3)], axis=1)
         colours = sums[kept] / counts[kept, None]
-        boxes = np.unique(np.round(self.grouped(boxes, colours)), axis=0)  # trees share many joins
+        boxes = unique_rows(np.round(self.grouped(boxes, colours)))  # trees share many joins
         if self.snap_min_edges > 0:
             boxes = snap_to_edges(boxes, edges, self.snap_reach, self.snap_min_edges)
         return boxes * back
@@ -200,7 +209,7 @@ class BoundieBoxies:
         frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR) if frame.ndim == 2 else frame
         boxes = np.concatenate([self.propose(frame, size) for size in self.working_sizes])
         boxes = _clip(boxes, frame.shape[1], frame.shape[0])
-        boxes = np.unique(boxes[_sides_at_least(boxes, self.min_side)], axis=0)
+        boxes = unique_rows(boxes[_sides_at_least(boxes, self.min_side)])
         kept = suppress_duplicates(boxes, (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), self.merge_iou)
         return kept[:self.max_boxes] if self.max_boxes else kept  # largest first: small ones are mostly fragments
 
@@ -248,6 +257,7 @@ def snap_to_edges(boxes: np.ndarray, edges: np.ndarray, reach: float, min_edges:
 def _snap_sides(b: np.ndarray, along_rows: np.ndarray, along_cols: np.ndarray, offsets: np.ndarray,
                 reach: float, min_edges: float) -> np.ndarray:
     height, width = along_rows.shape[0], along_cols.shape[1]
+    rows_flat, cols_flat = along_rows.ravel(), along_cols.ravel()
     snapped = b.astype(np.float32)
     rows = np.arange(len(b))
     for side in range(4):
@@ -257,13 +267,13 @@ def _snap_sides(b: np.ndarray, along_rows: np.ndarray, along_cols: np.ndarray, o
         where = b[:, side, None] + offsets
         allowed = (np.abs(offsets) <= reach * span[:, None]) & (where >= 0) & (where <= limit)
         line = np.clip(where - (side >= 2), 0, limit - 1)  # x2 and y2 are exclusive: their edge is one before
-        if vertical:
-            count = along_cols[b[:, 3, None], line] - along_cols[b[:, 1, None], line]
+        if vertical:  # takes from the flat tables: faster than the same gathers with two indices
+            count = cols_flat.take(b[:, 3, None] * width + line) - cols_flat.take(b[:, 1, None] * width + line)
         else:
-            count = along_rows[line, b[:, 2, None]] - along_rows[line, b[:, 0, None]]
-        fraction = np.where(allowed, count / np.maximum(span[:, None], 1), -1.0)
-        best = fraction.argmax(axis=1)
-        move = fraction[rows, best] >= min_edges
+            start = line * (width + 1)
+            count = rows_flat.take(start + b[:, 2, None]) - rows_flat.take(start + b[:, 0, None])
+        best = np.where(allowed, count, -1).argmax(axis=1)  # one span a row: the most edges is the best fraction
+        move = allowed[rows, best] & (count[rows, best] / np.maximum(span, 1) >= min_edges)
         snapped[move, side] = where[rows, best][move]
     return snapped
 

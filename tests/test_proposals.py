@@ -6,7 +6,7 @@ import pytest
 from skimage import data
 
 from streamsee.proposals import (PROPOSAL_METHODS, BoundieBoxies, DlibProposals, box_iou,
-                                 make_proposals, recall, snap_to_edges)
+                                 make_proposals, recall, snap_to_edges, unique_rows)
 
 # Recall (IoU >= 0.5) of the pasted patches in `scene(8)`, measured at 1.0 for both methods
 # with the default settings, less a margin.
@@ -121,6 +121,26 @@ def test_sides_snap_onto_a_straight_outline_nearby():
     faint[:, 20] = 0
     faint[30:40, 20] = 255  # the left side a fifth drawn: under min_edges, the left side stays
     np.testing.assert_array_equal(snap_to_edges(loose[:1], faint, reach=0.3, min_edges=0.3), [[24, 30, 70, 80]])
+
+
+def test_unique_rows_sorts_and_drops_repeats_as_numpy_does():
+    rng = np.random.default_rng(0)
+    boxes = rng.integers(0, 4, (300, 4)).astype(np.float32)  # many repeats, ties in every column
+    np.testing.assert_array_equal(unique_rows(boxes), np.unique(boxes, axis=0))
+    np.testing.assert_array_equal(unique_rows(boxes[:1]), boxes[:1])
+    assert unique_rows(boxes[:0]).shape == (0, 4)
+
+
+def test_cluster_boxes_bound_each_cluster_with_enough_points():
+    points = np.array([[5, 9], [1, 2], [3, 4], [40, 41], [7, 0], [42, 40], [2, 8]], np.float32)
+    labels = np.array([0, 0, 0, 2, 0, 2, 0])  # cluster 1 is empty, cluster 2 has two points
+    counts = np.bincount(labels, minlength=3)
+    boxes, kept = BoundieBoxies(min_cluster_points=2).cluster_boxes(points, labels, counts)
+    np.testing.assert_array_equal(kept, [True, False, True])
+    np.testing.assert_array_equal(boxes, [[1, 0, 8, 10], [40, 40, 43, 42]])  # x2, y2 one past the last point
+    boxes, kept = BoundieBoxies(min_cluster_points=3).cluster_boxes(points, labels, counts)
+    np.testing.assert_array_equal(kept, [True, False, False])
+    np.testing.assert_array_equal(boxes, [[1, 0, 8, 10]])
 
 
 def test_big_blobs_get_more_seeds():
