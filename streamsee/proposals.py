@@ -9,7 +9,8 @@ objects). A frame with nothing in it gives (0, 4).
 - `BoundieBoxies`: interest points (Shi-Tomasi corners, Canny edge pixels) on a downscaled grey
   frame, K-means on their (x, y) positions, one box per cluster. k is not a constant: it comes
   from the separate blobs the points form on a grid of 1-px cells (one seed a blob, more for big
-  blobs), and one Lloyd iteration of KMeans starts from those seeds. Fine clusters split objects, so
+  blobs), and one Lloyd iteration of KMeans starts from those seeds, on every fourth point (its
+  cost grows with points times clusters; the boxes it gives are as good). Fine clusters split objects, so
   the clusters are then grouped: agglomerative trees (scipy's linkage: Ward and single linkage
   over their centres, Ward and average linkage over their centres and mean colours) join neighbours
   step by step, and every join adds the box around both. Last, each side of each box moves onto
@@ -101,15 +102,18 @@ class BoundieBoxies:
     """Interest points -> K-means on their positions (k from the data) -> one box per cluster, one
     per join of neighbouring clusters in each tree, each box's sides snapped to the edges nearby."""
 
-    def __init__(self, max_points: int = 12000, working_sizes: tuple[int, ...] = (320,), seed_points: int = 200,
+    def __init__(self, max_points: int = 12000, working_sizes: tuple[int, ...] = (320,), seed_points: int = 100,
+                 canny: tuple[float, float] = (40, 120), fit_every: int = 4,
                  trees: tuple[tuple[str, float], ...] = (("ward", 0.0), ("single", 0.0), ("ward", 2.0),
                                                          ("average", 2.0)),
-                 colour_space: int = cv2.COLOR_BGR2LAB, snap_reach: float = 0.3, snap_min_edges: float = 0.3,
-                 min_side: float = 8.0, merge_iou: float = 0.7, max_boxes: int = 0, min_cluster_points: int = 6,
-                 max_clusters: int = 3000, threads: int = 1, seed: int = 0):
-        self.max_points = max_points          # cap on the points clustered: bounds the cost
+                 colour_space: int = cv2.COLOR_BGR2LAB, snap_reach: float = 0.45, snap_min_edges: float = 0.3,
+                 min_side: float = 8.0, merge_iou: float = 0.7, max_boxes: int = 0, min_blob_points: int = 6,
+                 min_cluster_points: int = 2, max_clusters: int = 3000, threads: int = 1, seed: int = 0):
+        self.max_points = max_points          # cap on the points found: bounds the cost
         self.working_sizes = working_sizes    # longest side of each grey frame points come from; boxes pooled
         self.seed_points = seed_points        # a blob of n points gets ceil(n / seed_points) K-means seeds
+        self.canny = canny                    # Canny's hysteresis thresholds for the edge pixels
+        self.fit_every = fit_every            # K-means (and the boxes) on every this-th point; seeds from all
         self.trees = trees                    # (linkage, colour weight): one tree of joins each (0: positions only)
         self.colour_space = colour_space      # OpenCV conversion code for the colours the trees compare
         self.snap_reach = snap_reach          # a box side may move this fraction of the box's size to an edge...
@@ -117,7 +121,8 @@ class BoundieBoxies:
         self.min_side = min_side              # boxes narrower or shorter than this (frame px) are dropped
         self.merge_iou = merge_iou            # of boxes overlapping more than this, the largest is kept
         self.max_boxes = max_boxes            # the largest this many are kept (0: all)
-        self.min_cluster_points = min_cluster_points
+        self.min_blob_points = min_blob_points        # smaller blobs of points get no seed
+        self.min_cluster_points = min_cluster_points  # clusters with fewer fitted points get no box
         self.max_clusters = max_clusters
         self.threads = threads                # OpenMP threads for K-means
         self.threadpools = ThreadpoolController()
@@ -128,7 +133,7 @@ class BoundieBoxies:
         and the edge map (uint8, 255 on edges) of the blurred grey frame."""
         corners = cv2.goodFeaturesToTrack(grey, max(1, self.max_points // 4), 0.01, 2)
         corners = np.zeros((0, 2), np.float32) if corners is None else corners.reshape(-1, 2)
-        edges = cv2.Canny(grey, 60, 160)
+        edges = cv2.Canny(grey, *self.canny)
         ys, xs = np.nonzero(edges)
         room = self.max_points - len(corners)
         pick = np.linspace(0, len(xs) - 1, room).astype(np.int64) if len(xs) > room else slice(None)
@@ -136,7 +141,7 @@ class BoundieBoxies:
 
     def seeds(self, points: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         """K-means seeds from the blobs the points form (8-connected occupied 1-px cells): a blob of
-        n >= min_cluster_points points gets its mean as one seed, or ceil(n / seed_points) of its
+        n >= min_blob_points points gets its mean as one seed, or ceil(n / seed_points) of its
         points, evenly spaced in scan order, when it is big enough to span an object and its surroundings."""
         cells = points.astype(np.int64)
         grid = np.zeros((shape[0] + 1, shape[1] + 1), np.uint8)
@@ -144,7 +149,7 @@ class BoundieBoxies:
         count, labels = cv2.connectedComponents(grid, connectivity=8)
         blob = labels[cells[:, 1], cells[:, 0]] - 1
         sizes = np.bincount(blob, minlength=count - 1)
-        per_blob = np.where(sizes >= self.min_cluster_points, -(-sizes // self.seed_points), 0)
+        per_blob = np.where(sizes >= self.min_blob_points, -(-sizes // self.seed_points), 0)
         owner = np.repeat(np.arange(len(sizes)), per_blob)  # the blob of each seed
         nth = np.arange(len(owner)) - np.repeat(np.cumsum(per_blob) - per_blob, per_blob)
         rank = nth * (sizes[owner] - 1) // np.maximum(per_blob[owner] - 1, 1)
@@ -153,7 +158,7 @@ class BoundieBoxies:
         single = per_blob[owner] == 1
         means = np.stack([np.bincount(blob, points[:, i], len(sizes)) for i in (0, 1)], axis=1)
         seeds[single] = means[owner[single]] / sizes[owner[single], None]
-        return seeds[:min(self.max_clusters, len(points) // self.min_cluster_points)]
+        return seeds[:min(self.max_clusters, len(points) // self.min_blob_points)]
 
     def cluster_boxes(self, points: np.ndarray, labels: np.ndarray,
                       counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -186,9 +191,11 @@ class BoundieBoxies:
         small, back = _downscale(frame, working_size)
         grey = cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (3, 3), 0)
         points, edges = self.points(grey)
-        seeds = self.seeds(points, grey.shape) if len(points) >= self.min_cluster_points else points[:0]
+        seeds = self.seeds(points, grey.shape) if len(points) >= self.min_blob_points else points[:0]
         if not len(seeds):
             return _empty()
+        points = points[::self.fit_every]  # evenly spread (corners, then edges in scan order): the same outlines
+        seeds = seeds[:len(points)]
         with self.threadpools.limit(limits=self.threads, user_api="openmp"), warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)  # a seed left without points: fine, it is dropped
             labels = KMeans(len(seeds), init=seeds, n_init=1, max_iter=1, random_state=self.seed).fit(points).labels_
