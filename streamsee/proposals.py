@@ -10,7 +10,7 @@ objects). A frame with nothing in it gives (0, 4).
   frame, K-means on their (x, y) positions, one box per cluster. k is not a constant: it comes
   from the separate blobs the points form on a grid of 1-px cells (one seed a blob, more for big
   blobs), and one Lloyd iteration of KMeans starts from those seeds, on every fourth point (its
-  cost grows with points times clusters; the boxes it gives are as good). Fine clusters split objects, so
+  cost grows with points times clusters; the seeds come from all of them). Fine clusters split objects, so
   the clusters are then grouped: agglomerative trees (scipy's linkage: Ward and single linkage
   over their centres, Ward and average linkage over their centres and mean colours) join neighbours
   step by step, and every join adds the box around both. Last, each side of each box moves onto
