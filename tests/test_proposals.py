@@ -6,7 +6,7 @@ import pytest
 from skimage import data
 
 from streamsee.proposals import (PROPOSAL_METHODS, BoundieBoxies, DlibProposals, box_iou,
-                                 make_proposals, recall, snap_to_edges, unique_rows)
+                                 make_proposals, recall, snap_to_edges, suppress_duplicates, unique_rows)
 
 # Recall (IoU >= 0.5) of the pasted patches in `scene(8)`, measured at 1.0 for both methods
 # with the default settings, less a margin.
@@ -130,6 +130,33 @@ def test_unique_rows_sorts_and_drops_repeats_as_numpy_does():
     np.testing.assert_array_equal(unique_rows(boxes), np.unique(boxes, axis=0))
     np.testing.assert_array_equal(unique_rows(boxes[:1]), boxes[:1])
     assert unique_rows(boxes[:0]).shape == (0, 4)
+
+
+@pytest.mark.parametrize("iou, limit", [(0.7, 0), (0.5, 0), (0.3, 40), (0.9, 0)])
+def test_suppress_duplicates_keeps_what_opencv_nms_keeps(iou, limit):
+    # small whole-pixel boxes: many equal scores, and overlaps of exactly 0.3, 0.5, 0.7 or 0.9
+    rng = np.random.default_rng(3)
+    corner = rng.integers(0, 16, (600, 2))
+    boxes = np.concatenate([corner, corner + rng.integers(1, 11, (600, 2))], axis=1).astype(np.float32)
+    for scores in ((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), rng.integers(1, 5, 600)):
+        xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1).astype(np.float64)
+        expected = cv2.dnn.NMSBoxes(xywh, scores.astype(np.float32), 0.0, iou, top_k=limit)
+        kept = suppress_duplicates(boxes, scores, iou, limit)
+        assert 0 < len(kept) < (limit or len(boxes))
+        np.testing.assert_array_equal(kept, boxes[np.asarray(expected).reshape(-1)])
+
+
+def test_suppress_duplicates_keeps_an_overlap_of_exactly_the_threshold():
+    boxes = np.array([[8, 12, 18, 21], [9, 12, 16, 21]], np.float32)  # 63 / 90 = 0.7 exactly
+    xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1).astype(np.float64)
+    assert len(cv2.dnn.NMSBoxes(xywh, np.array([2, 1], np.float32), 0.0, 0.7)) == 2
+    np.testing.assert_array_equal(suppress_duplicates(boxes, np.array([2, 1]), 0.7), boxes)
+    np.testing.assert_array_equal(suppress_duplicates(boxes, np.array([2, 1]), 0.69), boxes[:1])
+
+
+def test_suppress_duplicates_rejects_a_threshold_outside_0_to_1():
+    with pytest.raises(ValueError, match="1.5"):
+        suppress_duplicates(np.array([[0, 0, 10, 10]], np.float32), np.ones(1), 1.5)
 
 
 def test_cluster_boxes_bound_each_cluster_with_enough_points():
