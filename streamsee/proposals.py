@@ -284,7 +284,7 @@ def snap_to_edges(boxes: np.ndarray, edges: np.ndarray, reach: float, min_edges:
     np.cumsum(on, axis=1, out=along_rows[:, 1:])
     along_cols = np.zeros((height + 1, width), np.int32)  # edge pixels of column x above y
     np.cumsum(on, axis=0, out=along_cols[1:])
-    b = np.round(boxes).astype(np.int64)
+    b = np.round(boxes).astype(np.int32)  # int32 throughout: half the memory traffic of int64
     b[:, 0::2] = np.clip(b[:, 0::2], 0, width)
     b[:, 1::2] = np.clip(b[:, 1::2], 0, height)
     snapped = b.astype(np.float32)
@@ -293,8 +293,8 @@ def snap_to_edges(boxes: np.ndarray, edges: np.ndarray, reach: float, min_edges:
     for level in np.unique(bucket):  # one search width per size class: small boxes search few lines
         chosen = np.nonzero(bucket == level)[0]
         reach_px = int(np.ceil(reach * 8 * 2 ** level))
-        snapped[chosen] = _snap_sides(b[chosen], along_rows, along_cols, np.arange(-reach_px, reach_px + 1),
-                                      reach, min_edges)
+        snapped[chosen] = _snap_sides(b[chosen], along_rows, along_cols,
+                                      np.arange(-reach_px, reach_px + 1, dtype=np.int32), reach, min_edges)
     fine = (snapped[:, 2] - snapped[:, 0] >= 1) & (snapped[:, 3] - snapped[:, 1] >= 1)
     return np.where(fine[:, None], snapped, boxes).astype(np.float32)
 
@@ -305,20 +305,26 @@ def _snap_sides(b: np.ndarray, along_rows: np.ndarray, along_cols: np.ndarray, o
     rows_flat, cols_flat = along_rows.ravel(), along_cols.ravel()
     snapped = b.astype(np.float32)
     rows = np.arange(len(b))
+    distance = np.abs(offsets)
     for side in range(4):
         vertical = side % 2 == 0  # x1 and x2 are vertical lines, along the box's height
         span = b[:, 3] - b[:, 1] if vertical else b[:, 2] - b[:, 0]
         limit = width if vertical else height
         where = b[:, side, None] + offsets
-        allowed = (np.abs(offsets) <= reach * span[:, None]) & (where >= 0) & (where <= limit)
+        allowed = distance <= np.floor(reach * span).astype(np.int32)[:, None]  # within reach * span...
+        allowed &= where >= 0  # ...and inside the frame
+        allowed &= where <= limit
         line = np.clip(where - (side >= 2), 0, limit - 1)  # x2 and y2 are exclusive: their edge is one before
         if vertical:  # takes from the flat tables: faster than the same gathers with two indices
-            count = cols_flat.take(b[:, 3, None] * width + line) - cols_flat.take(b[:, 1, None] * width + line)
+            line += (b[:, 1] * width)[:, None]
+            count = cols_flat.take(line + ((b[:, 3] - b[:, 1]) * width)[:, None]) - cols_flat.take(line)
         else:
-            start = line * (width + 1)
-            count = rows_flat.take(start + b[:, 2, None]) - rows_flat.take(start + b[:, 0, None])
-        best = np.where(allowed, count, -1).argmax(axis=1)  # one span a row: the most edges is the best fraction
-        move = allowed[rows, best] & (count[rows, best] / np.maximum(span, 1) >= min_edges)
+            line *= width + 1
+            count = rows_flat.take(line + b[:, 2, None]) - rows_flat.take(line + b[:, 0, None])
+        count[~allowed] = -1
+        best = count.argmax(axis=1)  # one span a row: the most edges is the best fraction
+        most = count[rows, best]  # offset 0 is always allowed, so this is never -1
+        move = most / np.maximum(span, 1) >= min_edges
         snapped[move, side] = where[rows, best][move]
     return snapped
 
