@@ -70,6 +70,9 @@ def bench_paths(data: os.PathLike | str, frames: int = 12, repeats: int = 2, rec
     report["fcn_over_boxes"] = round(report["fcn"]["p50_ms"] / report["boxes_boundieboxies"]["p50_ms"], 3)
     report["dlib_over_boundieboxies"] = round(report["proposals_dlib"]["p50_ms"]
                                               / report["proposals_boundieboxies"]["p50_ms"], 2)
+    # by the mean too: a few busy frames take boundieboxies twice its median, not dlib
+    report["dlib_over_boundieboxies_mean"] = round(report["proposals_dlib"]["mean_ms"]
+                                                   / report["proposals_boundieboxies"]["mean_ms"], 2)
     return report
 
 
@@ -92,4 +95,5 @@ def render_bench(report: dict, console) -> None:
         table.add_row(key, f"{row['p50_ms']:.1f}", f"{row['p95_ms']:.1f}", str(row.get("object_recall", "")))
     console.print(table)
     console.print(f"FCN / box path time: {paths['fcn_over_boxes']:.2f} (target <= 0.5); "
-                  f"dlib / boundieboxies time: {paths['dlib_over_boundieboxies']:.1f}x (target >= 5x)")
+                  f"dlib / boundieboxies time: {paths['dlib_over_boundieboxies']:.1f}x at p50, "
+                  f"{paths['dlib_over_boundieboxies_mean']:.1f}x by the mean (target >= 5x)")

@@ -26,6 +26,8 @@ def test_paths_bench_reports_speed_and_recall(cifar_path, media):
         assert 0.5 <= report[f"proposals_{method}"]["object_recall"] <= 1.0  # both find most pasted objects
     assert report["dlib_over_boundieboxies"] == pytest.approx(
         report["proposals_dlib"]["p50_ms"] / report["proposals_boundieboxies"]["p50_ms"], abs=0.01)
+    assert report["dlib_over_boundieboxies_mean"] == pytest.approx(
+        report["proposals_dlib"]["mean_ms"] / report["proposals_boundieboxies"]["mean_ms"], abs=0.01)
     assert np.isfinite(report["fcn_over_boxes"]) and report["fcn_over_boxes"] > 0
 
 
@@ -34,10 +36,10 @@ def test_bench_renders_a_table(capsys):
 
     row = {"p50_ms": 1.0, "p95_ms": 2.0, "mean_ms": 1.5}
     paths = {"frame_size": "640x480", "frames": 2, "recall_scenes": 8, "recall_objects": 14,
-             "fcn": row, "fcn_over_boxes": 0.1, "dlib_over_boundieboxies": 6.0,
+             "fcn": row, "fcn_over_boxes": 0.1, "dlib_over_boundieboxies": 6.0, "dlib_over_boundieboxies_mean": 4.5,
              **{f"{kind}_{m}": dict(row, object_recall=0.9) if kind == "proposals" else row
                 for m in ("boundieboxies", "dlib") for kind in ("proposals", "boxes")}}
     render_bench({"classifier": {"x@batch1": {"p50_ms": 0.1, "per_crop_ms": 0.1}}, "paths": paths},
                  Console(width=200))
     out = capsys.readouterr().out
-    assert "8 more, 14 objects" in out and "6.0x" in out
+    assert "8 more, 14 objects" in out and "6.0x at p50" in out and "4.5x by the mean" in out
