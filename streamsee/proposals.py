@@ -28,6 +28,7 @@ import cv2
 import dlib
 import fastcluster
 import numpy as np
+from sklearn import config_context
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import ThreadpoolController
@@ -225,7 +226,8 @@ class BoundieBoxies:
             return _empty()
         points = points[::self.fit_every]  # evenly spread (corners, then edges in scan order): the same outlines
         seeds = seeds[:len(points)]
-        with self.threadpools.limit(limits=self.threads, user_api="openmp"), warnings.catch_warnings():
+        with (self.threadpools.limit(limits=self.threads, user_api="openmp"), warnings.catch_warnings(),
+              config_context(assume_finite=True, skip_parameter_validation=True)):  # finite pixel points, fixed settings
             warnings.simplefilter("ignore", ConvergenceWarning)  # a seed left without points: fine, it is dropped
             labels = KMeans(len(seeds), init=seeds, n_init=1, max_iter=1, random_state=self.seed).fit(points).labels_
         counts = np.bincount(labels, minlength=len(seeds))
