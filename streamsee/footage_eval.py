@@ -90,7 +90,13 @@ def evaluate_footage(media: os.PathLike | str = DEFAULT_MEDIA, frames_per_clip: 
                 row[mode] = {"top_labels": dict(Counter(str(label) for label in labels).most_common(3)),
                              "claims_per_frame": round(claims[mode] / len(frames), 2)}
                 if expected is not None:
-                    row[mode]["top_is_class"] = round(sum(label == expected for label in labels) / len(frames), 3)
+                    right = sum(label == expected for label in labels)
+                    claimed = sum(label is not None for label in labels)
+                    row[mode]["top_is_class"] = round(right / len(frames), 3)
+                    # the frames a path claims anything on, and how often its top claim is right there:
+                    # a clip's frames need not all show its class (car-detection's cars drive through)
+                    row[mode]["frames_claimed"] = claimed
+                    row[mode]["right_when_claimed"] = round(right / claimed, 3) if claimed else None
             row["segment"]["claimed_area"] = round(float(np.mean(claimed_area)), 4)
             report[clip] = row
     return report
@@ -100,13 +106,17 @@ def render_footage_report(report: dict, console) -> None:
     from rich.table import Table
 
     table = Table(title="real footage: each path's top label per sampled frame")
-    for column in ("clip", "shows", "frames", "boxes: top is class", "boxes: claims/frame", "boxes: top labels",
-                   "segment: top is class", "segment: claims/frame", "segment: area claimed", "segment: top labels"):
+    for column in ("clip", "shows", "frames", "boxes: top is class", "boxes: right when claimed", "boxes: claims/frame",
+                   "boxes: top labels", "segment: top is class", "segment: right when claimed",
+                   "segment: claims/frame", "segment: area claimed", "segment: top labels"):
         table.add_column(column)
     for clip, row in report.items():
         cells = [clip, str(row["expected"] or "none of the classes"), str(row["frames"])]
         for mode in ("boxes", "segment"):
+            right_when_claimed = row[mode].get("right_when_claimed")
             cells += [f"{row[mode]['top_is_class']:.0%}" if "top_is_class" in row[mode] else "-",
+                      "-" if right_when_claimed is None else
+                      f"{right_when_claimed:.0%} of {row[mode]['frames_claimed']}",
                       f"{row[mode]['claims_per_frame']:.2f}"]
             if mode == "segment":
                 cells.append(f"{row['segment']['claimed_area']:.1%}")
