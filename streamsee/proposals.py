@@ -10,10 +10,11 @@ objects). A frame with nothing in it gives (0, 4).
   frame, K-means on their (x, y) positions, one box per cluster. k is not a constant: it comes
   from the separate blobs the points form on a grid of 1-px cells (one seed a blob, more for big
   blobs), and one Lloyd iteration of KMeans starts from those seeds, on every fourth point (its
-  cost grows with points times clusters; the seeds come from all of them). Fine clusters split objects, so
-  the clusters are then grouped: agglomerative trees (fastcluster, scipy's linkage faster: Ward and single linkage
-  over their centres, Ward and average linkage over their centres and mean colours) join neighbours
-  step by step, and every join adds the box around both. Last, each side of each box moves onto
+  cost grows with points times clusters; the seeds come from all of them). Fine clusters split
+  objects, so the clusters are then grouped: agglomerative trees (scipy's linkage matrices,
+  computed by fastcluster: Ward and single linkage over their centres, Ward and average linkage
+  over their centres and mean colours) join neighbours step by step, and every join adds the box
+  around both. Last, each side of each box moves onto
   a straight edge nearby, if there is one. Points are capped, so the cost grows about linearly
   with k; K-means runs on one thread (OpenMP threads stall on busy cores).
 - `DlibProposals`: dlib's selective search (`find_candidate_object_locations`) on a downscaled
@@ -68,7 +69,7 @@ def suppress_duplicates(boxes: np.ndarray, scores: np.ndarray, iou: float, limit
     The same boxes as OpenCV's `cv2.dnn.NMSBoxes(xywh, scores, 0, iou, top_k=limit)` (its float32
     overlaps and stable ranking), without comparing every box with every kept one: two boxes
     overlap at most as much as the smaller one's area over the larger one's, so only pairs of
-    boxes of about the same area are measured. A frame's thousand boxes: a third of the time."""
+    boxes of about the same area are measured. A frame's thousand boxes: a third to a half of OpenCV's time."""
     if len(boxes) == 0:
         return _empty()
     if not 0 < iou < 1:
@@ -253,9 +254,9 @@ class BoundieBoxies:
 
 
 def _linkage(features: np.ndarray, method: str) -> np.ndarray:
-    """scipy's linkage matrix of `features` (n, d), from fastcluster: Ward and single linkage on the
-    vectors themselves (no distance matrix), others on the condensed distances; about half of
-    scipy's time for a few hundred clusters."""
+    """scipy's linkage matrix of `features` (n, d), from fastcluster: the methods it runs on the
+    vectors themselves (Ward, single, centroid, median) without a distance matrix, the others
+    (average) on the condensed distances; about half of scipy's time for a few hundred clusters."""
     if method in ("ward", "single", "centroid", "median"):
         return fastcluster.linkage_vector(features, method)
     return fastcluster.linkage(features, method)
