@@ -1,10 +1,18 @@
 """The FCN path: the shared convnet run fully convolutionally over the whole frame.
 
-The LiteRT model (made by ``streamsee train fcn``) maps a frame at a working resolution to
+Two LiteRT FCNs (both made by ``streamsee train fcn``) map a frame at a working resolution to
 logits for the ten classes plus background at stride 2, fused from score layers at strides
-8, 4 and 2. Here they become per-pixel probabilities, a class map at the frame's size
-(255 = no class) and one region per class present: area fraction, mean and peak probability,
-bounding box.
+8, 4 and 2: the FCN on the shipped classifier's frozen backbone (per-pixel class scores, as the
+classifier learnt them), and the objectness FCN, whose backbone was fine-tuned on composed scenes
+(it finds where objects are far better, but its own classes fit pasted CIFAR-10 images, so only
+its background probability is used). A pixel is an object where the frozen FCN's likeliest label
+is a class, or the objectness FCN's background probability is below `max_background`
+(calibrated). Each connected object region is then named as a whole: the mean of the box model's
+class probabilities for the region's box (the shared classifier with a background class, on the
+region resized to the 32-px input the weights were trained at) and the frozen FCN's over the
+region's pixels; a region the box model calls background is dropped. The result: per-pixel
+probabilities, a class map at the frame's size (255 = no class) and one region per class
+present: area fraction, mean and peak probability, bounding box.
 """
 
 from __future__ import annotations
@@ -16,22 +24,26 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .classifier import LiteRTModel, softmax
+from .boxes import DEFAULT_BOX_MODEL, crop_boxes
+from .classifier import Classifier, LiteRTModel, softmax
 from .labels import BACKGROUND_ID, NUM_CLASSES
 from .result import Result, check_frame
 
-DEFAULT_FCN = Path(__file__).parent / "models" / "fcn" / "fcn_int8.tflite"
-CALIBRATION = DEFAULT_FCN.parent / "fcn_calibration.json"  # made by `streamsee train fcn`
+MODELS = Path(__file__).parent / "models"
+DEFAULT_FCN = MODELS / "fcn" / "fcn_int8.tflite"  # frozen backbone: class scores per pixel
+DEFAULT_OBJECTNESS = MODELS / "objectness" / "fcn_int8.tflite"  # fine-tuned backbone: where objects are
+CALIBRATION = DEFAULT_OBJECTNESS.parent / "fcn_calibration.json"  # made by `streamsee train fcn`
+FALLBACK_MAX_BACKGROUND = 0.1
 OUTPUT_STRIDE = 2
 STRIDE = 8  # the working size is rounded to a multiple of the deepest stride
 WORKING_WIDTH = 160  # the default: chosen by measurement on composed scenes and real footage (README)
 
 
-def calibrated_min_probability(calibration: Path = CALIBRATION) -> float:
-    """The least probability a pixel's class needs to be claimed, as calibrated at training time."""
+def calibrated_max_background(calibration: Path = CALIBRATION) -> float:
+    """The objectness FCN's background probability under which a pixel is an object, as calibrated."""
     if calibration.is_file():
-        return float(json.loads(calibration.read_text())["min_probability"])
-    return 0.0
+        return float(json.loads(calibration.read_text())["max_background"])
+    return FALLBACK_MAX_BACKGROUND
 
 
 class Segmenter(LiteRTModel):
@@ -39,16 +51,32 @@ class Segmenter(LiteRTModel):
 
     >>> with Segmenter() as segment:
     ...     result = segment(frame)     # Result with class_map, probabilities, one box per class
+
+    objectness_model=None: object pixels from the class FCN alone; region_model=None: each pixel
+    keeps the class FCN's own class.
     """
 
     def __init__(self, model_path: os.PathLike | str = DEFAULT_FCN, working_width: int = WORKING_WIDTH,
-                 min_area: float = 0.002, min_probability: float | None = None, threads: int | None = None):
+                 min_area: float = 0.002, max_background: float | None = None,
+                 objectness_model: os.PathLike | str | None = DEFAULT_OBJECTNESS,
+                 region_model: os.PathLike | str | None = DEFAULT_BOX_MODEL, threads: int | None = None):
         if working_width < 32 or working_width % STRIDE:
             raise ValueError(f"working_width must be a multiple of {STRIDE} and at least 32, got {working_width!r}")
+        max_background = calibrated_max_background() if max_background is None else max_background
+        if not 0 < max_background <= 1:
+            raise ValueError(f"max_background must be in (0, 1], got {max_background!r}")
         super().__init__(model_path, threads)
         self.working_width = working_width
-        self.min_area = min_area
-        self.min_probability = calibrated_min_probability() if min_probability is None else min_probability
+        self.min_area = min_area              # regions (and classes) covering less of the frame are dropped
+        self.max_background = max_background  # objectness: a pixel is an object where P(background) is below this
+        self.objectness = None if objectness_model is None else LiteRTModel(objectness_model, threads)
+        self.regions = None if region_model is None else Classifier(region_model, threads)  # names each region
+
+    def close(self) -> None:
+        for model in (self.objectness, self.regions):
+            if model is not None:
+                model.close()
+        super().close()
 
     def working_size(self, frame_shape: tuple[int, ...]) -> tuple[int, int]:
         """(height, width) the network sees for a frame of this shape: aspect kept, multiples of 8."""
@@ -56,18 +84,60 @@ class Segmenter(LiteRTModel):
         working_height = max(STRIDE, int(round(self.working_width * height / width / STRIDE)) * STRIDE)
         return working_height, self.working_width
 
-    def probabilities(self, frame: np.ndarray) -> np.ndarray:
-        """Softmax over the ten classes then background, (h, w, 11) at stride 2 of the working size."""
+    def _working(self, frame: np.ndarray) -> np.ndarray:
         check_frame(frame)
         height, width = self.working_size(frame.shape)
-        working = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
-        return softmax(self.run(working[None])[0])
+        return cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)[None]
+
+    def probabilities(self, frame: np.ndarray) -> np.ndarray:
+        """The class FCN's softmax over the ten classes then background, (h, w, 11) at stride 2 of
+        the working size."""
+        return softmax(self.run(self._working(frame))[0])
+
+    def objects(self, working: np.ndarray, probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Object mask (h, w) and each pixel's background probability: the class FCN's, or lower
+        where the objectness FCN is surer of an object."""
+        background = probabilities[..., NUM_CLASSES]
+        objects = probabilities.argmax(axis=2) != NUM_CLASSES
+        if self.objectness is not None:
+            objectness_background = softmax(self.objectness.run(working)[0])[..., NUM_CLASSES]
+            objects |= objectness_background < self.max_background
+            background = np.minimum(background, objectness_background)
+        return objects, background
+
+    def name_regions(self, frame: np.ndarray, objects: np.ndarray, background: np.ndarray,
+                     probabilities: np.ndarray) -> np.ndarray:
+        """Class map (stride 2) of the connected object regions, each named as a whole (module
+        docstring); inside a region `probabilities` become P(object) x P(class | region)."""
+        labels = np.full(objects.shape, BACKGROUND_ID, np.uint8)
+        count, components, stats, _ = cv2.connectedComponentsWithStats(objects.astype(np.uint8), connectivity=4)
+        big = np.nonzero(stats[1:, cv2.CC_STAT_AREA] >= self.min_area * objects.size)[0] + 1
+        if not len(big):
+            return labels
+        scale = np.array([frame.shape[1] / objects.shape[1], frame.shape[0] / objects.shape[0]] * 2, np.float32)
+        corners = stats[big, :4].astype(np.float32)
+        boxes = np.concatenate([corners[:, :2], corners[:, :2] + corners[:, 2:4]], axis=1) * scale
+        named = self.regions.predict(crop_boxes(frame, boxes))
+        for component, region in zip(big.tolist(), named):
+            if region.argmax() == NUM_CLASSES:  # the box model's background: no object after all
+                continue
+            inside = components == component
+            pixels = probabilities[inside, :NUM_CLASSES].mean(axis=0)
+            classes = (region[:NUM_CLASSES] / region[:NUM_CLASSES].sum() + pixels / pixels.sum()) / 2
+            labels[inside] = classes.argmax()
+            probabilities[inside, NUM_CLASSES] = background[inside]
+            probabilities[inside, :NUM_CLASSES] = (1.0 - background[inside, None]) * classes
+        return labels
 
     def __call__(self, frame: np.ndarray) -> Result:
-        probabilities = self.probabilities(frame)
-        labels = probabilities.argmax(axis=2).astype(np.uint8)
-        unsure = probabilities.max(axis=2) < self.min_probability
-        labels[(labels == NUM_CLASSES) | unsure] = BACKGROUND_ID
+        working = self._working(frame)
+        probabilities = softmax(self.run(working)[0])
+        objects, background = self.objects(working, probabilities)
+        if self.regions is None:
+            labels = probabilities[..., :NUM_CLASSES].argmax(axis=2).astype(np.uint8)
+            labels[~objects] = BACKGROUND_ID
+        else:
+            labels = self.name_regions(frame, objects, background, probabilities)
         boxes, class_ids, scores, areas = [], [], [], []
         scale_x = frame.shape[1] / labels.shape[1]
         scale_y = frame.shape[0] / labels.shape[0]

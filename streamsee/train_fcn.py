@@ -45,6 +45,8 @@ CLASSIFY_BATCH = 64
 BACKGROUND = NUM_CLASSES  # index of the background channel in the FCN output
 SEED = 0
 LOG = "fcn_training_log.json"
+# Background probabilities under which a pixel counts as an object, tried by calibrate()
+MAX_BACKGROUND_SWEEP = (0.02, 0.05, 0.1, 0.2, 0.3, 0.5)
 FLOAT_NAME = "fcn_float.tflite"
 INT8_NAME = "fcn_int8.tflite"
 
@@ -184,24 +186,29 @@ def train_fcn(data: str | os.PathLike, out: str | os.PathLike, steps: int = STEP
            "backbone_weights": os.path.relpath(backbone_weights),
            "backgrounds": "scikit-image photos (see scenes.py), all but CALIBRATION_BACKGROUNDS",
            "history": []}
-    bar = Progress(TextColumn("[bold]fcn"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}"),
-                   TimeRemainingColumn(), console=Console(stderr=True), disable=quiet)
-    task = bar.add_task("fcn", total=steps, status="")
-    started = time.perf_counter()
-    with bar:
-        for first in range(0, steps, chunk):
-            n = min(chunk, steps - first)
-            history = trainer.fit(dataset, steps_per_epoch=n, epochs=1, verbose=0).history
-            last = {key: round(float(values[-1]), 5) for key, values in history.items()}
-            entry = {"step": first + n, "loss": last["loss"],
-                     "pixel_accuracy": next(v for k, v in last.items() if k.endswith("pixel_accuracy")),
-                     "seconds": round(time.perf_counter() - started, 1)}
-            if classify_weight:  # the CIFAR-10 images' accuracy, as augmented for training
-                entry["class_accuracy"] = next(v for k, v in last.items() if k.endswith("class_accuracy"))
-            log["history"].append(entry)
-            bar.update(task, advance=n, status=f"loss {entry['loss']:.3f} pixel acc {entry['pixel_accuracy']:.3f}")
-            (out / LOG).write_text(json.dumps(log, indent=1))
-    model.save_weights(out / "fcn.weights.h5")
+    finished = finished_run(out, log)
+    if finished is not None:  # the same run done before: its weights, then only export and calibrate
+        model.load_weights(out / "fcn.weights.h5")
+        log = finished
+    else:
+        bar = Progress(TextColumn("[bold]fcn"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}"),
+                       TimeRemainingColumn(), console=Console(stderr=True), disable=quiet)
+        task = bar.add_task("fcn", total=steps, status="")
+        started = time.perf_counter()
+        with bar:
+            for first in range(0, steps, chunk):
+                n = min(chunk, steps - first)
+                history = trainer.fit(dataset, steps_per_epoch=n, epochs=1, verbose=0).history
+                last = {key: round(float(values[-1]), 5) for key, values in history.items()}
+                entry = {"step": first + n, "loss": last["loss"],
+                         "pixel_accuracy": next(v for k, v in last.items() if k.endswith("pixel_accuracy")),
+                         "seconds": round(time.perf_counter() - started, 1)}
+                if classify_weight:  # the CIFAR-10 images' accuracy, as augmented for training
+                    entry["class_accuracy"] = next(v for k, v in last.items() if k.endswith("class_accuracy"))
+                log["history"].append(entry)
+                bar.update(task, advance=n, status=f"loss {entry['loss']:.3f} pixel acc {entry['pixel_accuracy']:.3f}")
+                (out / LOG).write_text(json.dumps(log, indent=1))
+        model.save_weights(out / "fcn.weights.h5")
 
     if export:
         from .export import convert
@@ -219,9 +226,22 @@ def train_fcn(data: str | os.PathLike, out: str | os.PathLike, steps: int = STEP
     return log
 
 
+def finished_run(out: Path, log: dict) -> dict | None:
+    """The log of a finished run in `out` with the same settings (and its weights there), or None."""
+    path = out / LOG
+    if not (path.is_file() and (out / "fcn.weights.h5").is_file()):
+        return None
+    previous = json.loads(path.read_text())
+    same = all(previous.get(key) == json.loads(json.dumps(value)) for key, value in log.items() if key != "history")
+    done = previous.get("history") and previous["history"][-1]["step"] == log["steps"]
+    return previous if same and done else None
+
+
 def calibrate(data, model_path: Path, out: Path, scenes: int = 60, max_empty_claimed: float = 0.04) -> dict:
-    """Pick the least class probability a pixel needs to be claimed: the threshold with the best
-    mIoU on 640x480 scenes composed from *training* images on photos the FCN was not fitted on
+    """Pick the background probability under which a pixel is an object, for this model used as
+    the Segmenter's objectness FCN beside the shipped class FCN and box model: the threshold with the
+    best mIoU on 640x480 scenes
+    composed from *training* images on photos the FCN was not fitted on
     (scenes.CALIBRATION_BACKGROUNDS, the calibration wallpapers and stereo_motorcycle, used whole as
     a camera sees them), among those that claim at most `max_empty_claimed` of the empty scenes'
     pixels (the issue's bound is 5 %). Writes fcn_calibration.json."""
@@ -233,14 +253,14 @@ def calibrate(data, model_path: Path, out: Path, scenes: int = 60, max_empty_cla
     rng = np.random.default_rng(SEED + 2)
     composed = compose_set(rng, photos, train_split.images, train_split.labels, scenes)
     sweep = []
-    for threshold in (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98):
-        with Segmenter(model_path, min_probability=threshold) as segmenter:
+    for threshold in MAX_BACKGROUND_SWEEP:
+        with Segmenter(objectness_model=model_path, max_background=threshold) as segmenter:
             report = evaluate_fcn(composed, segmenter)
-        sweep.append({"min_probability": threshold, "miou": report["miou"],
+        sweep.append({"max_background": threshold, "miou": report["miou"],
                       "empty_scene_pixels_claimed": report["empty_scene_pixels_claimed"]})
-    allowed = [row for row in sweep if row["empty_scene_pixels_claimed"] <= max_empty_claimed] or sweep[-1:]
+    allowed = [row for row in sweep if row["empty_scene_pixels_claimed"] <= max_empty_claimed] or sweep[:1]
     best = max(allowed, key=lambda row: row["miou"])
-    calibration = {"min_probability": best["min_probability"], "scenes": scenes,
+    calibration = {"max_background": best["max_background"], "scenes": scenes,
                    "max_empty_claimed": max_empty_claimed, "sweep": sweep}
     (out / "fcn_calibration.json").write_text(json.dumps(calibration, indent=1))
     return calibration
@@ -279,8 +299,11 @@ def write_model_card(out: Path, log: dict) -> None:
         f"- Claim threshold (calibrated on {log['calibration']['scenes']} scenes of training images over the photos "
         "held out from fitting, scenes.CALIBRATION_BACKGROUNDS, WALLPAPERS['calibrate'] and stereo_motorcycle, "
         "claiming at most "
-        f"{log['calibration']['max_empty_claimed']:.0%} of empty scenes; `fcn_calibration.json`): a pixel is claimed when its "
-        f"class probability is at least {log['calibration']['min_probability']}",
+        f"{log['calibration']['max_empty_claimed']:.0%} of empty scenes; `fcn_calibration.json`): used as the Segmenter's "
+        f"objectness FCN, a pixel is an object when its background probability is below {log['calibration']['max_background']} "
+        "(or the class FCN's likeliest label is a class); each connected object region is named by the box model "
+        "(`streamsee/models/boxes`, on the region's box) and the class FCN together, and dropped where the box model "
+        "says background",
         "",
         "Measured on held-out scenes: `streamsee evaluate --scenes 200` (figures in the README).",
         "",

@@ -25,9 +25,10 @@ def test_tiny_training_run_exports_and_calibrates(cifar_path, wallpapers, tmp_pa
     log = train_fcn.train_fcn(cifar_path, tmp_path, steps=30, quiet=True)
     assert log["history"][-1]["step"] == 30 and np.isfinite(log["history"][-1]["loss"])
     calibration = json.loads((tmp_path / "fcn_calibration.json").read_text())
-    assert 0.0 <= calibration["min_probability"] < 1.0 and len(calibration["sweep"]) == 10
+    assert calibration["max_background"] in train_fcn.MAX_BACKGROUND_SWEEP
+    assert len(calibration["sweep"]) == len(train_fcn.MAX_BACKGROUND_SWEEP)
     assert "Claim threshold" in (tmp_path / "MODEL_CARD.md").read_text()
-    with Segmenter(tmp_path / train_fcn.INT8_NAME, min_probability=0.0) as segment:
+    with Segmenter(tmp_path / train_fcn.INT8_NAME, max_background=0.5) as segment:
         result = segment(np.full((120, 160, 3), 90, np.uint8))
     assert result.class_map.shape == (120, 160)
     assert set(np.unique(result.class_map)) <= set(range(10)) | {BACKGROUND_ID}
@@ -56,3 +57,13 @@ def test_classification_loss_weight_is_not_negative(cifar_path, tmp_path):
     with pytest.raises(ValueError, match="0 or more, not -1.0"):
         train_fcn.train_fcn(cifar_path, tmp_path, steps=2, fine_tune=True, classify_weight=-1.0, export=False,
                             quiet=True)
+
+
+def test_a_finished_run_is_not_fitted_again(cifar_path, tmp_path):
+    first = train_fcn.train_fcn(cifar_path, tmp_path, steps=3, export=False, quiet=True)
+    weights = (tmp_path / "fcn.weights.h5").read_bytes()
+    again = train_fcn.train_fcn(cifar_path, tmp_path, steps=3, export=False, quiet=True)
+    assert again["history"] == first["history"]
+    assert (tmp_path / "fcn.weights.h5").read_bytes() == weights
+    longer = train_fcn.train_fcn(cifar_path, tmp_path, steps=4, export=False, quiet=True)  # other settings: fitted
+    assert longer["history"][-1]["step"] == 4
