@@ -37,6 +37,13 @@ FALLBACK_MAX_BACKGROUND = 0.1
 OUTPUT_STRIDE = 2
 STRIDE = 8  # the working size is rounded to a multiple of the deepest stride
 WORKING_WIDTH = 160  # the default: chosen by measurement on composed scenes and real footage (README)
+OBJECTNESS_WIDTH = 160  # the objectness FCN's; 224 measured, not adopted (README)
+
+
+def working_size(frame_shape: tuple[int, ...], working_width: int) -> tuple[int, int]:
+    """(height, width) a network sees for a frame of this shape: aspect kept, multiples of 8."""
+    height, width = frame_shape[:2]
+    return max(STRIDE, int(round(working_width * height / width / STRIDE)) * STRIDE), working_width
 
 
 def calibrated_max_background(calibration: Path = CALIBRATION) -> float:
@@ -59,14 +66,17 @@ class Segmenter(LiteRTModel):
     def __init__(self, model_path: os.PathLike | str = DEFAULT_FCN, working_width: int = WORKING_WIDTH,
                  min_area: float = 0.002, max_background: float | None = None,
                  objectness_model: os.PathLike | str | None = DEFAULT_OBJECTNESS,
+                 objectness_width: int = OBJECTNESS_WIDTH,
                  region_model: os.PathLike | str | None = DEFAULT_BOX_MODEL, threads: int | None = None):
-        if working_width < 32 or working_width % STRIDE:
-            raise ValueError(f"working_width must be a multiple of {STRIDE} and at least 32, got {working_width!r}")
+        for name, value in (("working_width", working_width), ("objectness_width", objectness_width)):
+            if value < 32 or value % STRIDE:
+                raise ValueError(f"{name} must be a multiple of {STRIDE} and at least 32, got {value!r}")
         max_background = calibrated_max_background() if max_background is None else max_background
         if not 0 < max_background <= 1:
             raise ValueError(f"max_background must be in (0, 1], got {max_background!r}")
         super().__init__(model_path, threads)
         self.working_width = working_width
+        self.objectness_width = objectness_width
         self.min_area = min_area              # regions (and classes) covering less of the frame are dropped
         self.max_background = max_background  # objectness: a pixel is an object where P(background) is below this
         self.objectness = None if objectness_model is None else LiteRTModel(objectness_model, threads)
@@ -79,28 +89,27 @@ class Segmenter(LiteRTModel):
         super().close()
 
     def working_size(self, frame_shape: tuple[int, ...]) -> tuple[int, int]:
-        """(height, width) the network sees for a frame of this shape: aspect kept, multiples of 8."""
-        height, width = frame_shape[:2]
-        working_height = max(STRIDE, int(round(self.working_width * height / width / STRIDE)) * STRIDE)
-        return working_height, self.working_width
-
-    def _working(self, frame: np.ndarray) -> np.ndarray:
-        check_frame(frame)
-        height, width = self.working_size(frame.shape)
-        return cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)[None]
+        """(height, width) the class FCN sees for a frame of this shape: aspect kept, multiples of 8."""
+        return working_size(frame_shape, self.working_width)
 
     def probabilities(self, frame: np.ndarray) -> np.ndarray:
         """The class FCN's softmax over the ten classes then background, (h, w, 11) at stride 2 of
         the working size."""
-        return softmax(self.run(self._working(frame))[0])
+        check_frame(frame)
+        height, width = self.working_size(frame.shape)
+        return softmax(self.run(cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)[None])[0])
 
-    def objects(self, working: np.ndarray, probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def objects(self, frame: np.ndarray, probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Object mask (h, w) and each pixel's background probability: the class FCN's, or lower
-        where the objectness FCN is surer of an object."""
+        where the objectness FCN (at its own working width, its map shrunk to the class FCN's) is
+        surer of an object."""
         background = probabilities[..., NUM_CLASSES]
         objects = probabilities.argmax(axis=2) != NUM_CLASSES
         if self.objectness is not None:
-            objectness_background = softmax(self.objectness.run(working)[0])[..., NUM_CLASSES]
+            height, width = working_size(frame.shape, self.objectness_width)
+            working = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)[None]
+            objectness_background = cv2.resize(softmax(self.objectness.run(working)[0])[..., NUM_CLASSES],
+                                               background.shape[::-1], interpolation=cv2.INTER_AREA)
             objects |= objectness_background < self.max_background
             background = np.minimum(background, objectness_background)
         return objects, background
@@ -130,9 +139,8 @@ class Segmenter(LiteRTModel):
         return labels
 
     def __call__(self, frame: np.ndarray) -> Result:
-        working = self._working(frame)
-        probabilities = softmax(self.run(working)[0])
-        objects, background = self.objects(working, probabilities)
+        probabilities = self.probabilities(frame)
+        objects, background = self.objects(frame, probabilities)
         if self.regions is None:
             labels = probabilities[..., :NUM_CLASSES].argmax(axis=2).astype(np.uint8)
             labels[~objects] = BACKGROUND_ID

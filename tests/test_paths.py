@@ -45,6 +45,8 @@ def test_segmenter_settings_and_close():
         Segmenter(working_width=100)
     with pytest.raises(ValueError, match="max_background must be in \\(0, 1\\], got 1.5"):
         Segmenter(max_background=1.5)
+    with pytest.raises(ValueError, match="objectness_width must be a multiple of 8 and at least 32, got 20"):
+        Segmenter(objectness_width=20)
     segment = Segmenter()
     segment.close()
     segment.close()
