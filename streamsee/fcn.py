@@ -92,24 +92,32 @@ class Segmenter(LiteRTModel):
         """(height, width) the class FCN sees for a frame of this shape: aspect kept, multiples of 8."""
         return working_size(frame_shape, self.working_width)
 
+    @staticmethod
+    def _shrunk(frame: np.ndarray, working_width: int) -> np.ndarray:
+        """The frame as a batch of one at this working width."""
+        height, width = working_size(frame.shape, working_width)
+        return cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)[None]
+
     def probabilities(self, frame: np.ndarray) -> np.ndarray:
         """The class FCN's softmax over the ten classes then background, (h, w, 11) at stride 2 of
         the working size."""
         check_frame(frame)
-        height, width = self.working_size(frame.shape)
-        return softmax(self.run(cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)[None])[0])
+        return softmax(self.run(self._shrunk(frame, self.working_width))[0])
 
-    def objects(self, frame: np.ndarray, probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def objects(self, frame: np.ndarray, working: np.ndarray,
+                probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Object mask (h, w) and each pixel's background probability: the class FCN's, or lower
         where the objectness FCN (at its own working width, its map shrunk to the class FCN's) is
-        surer of an object."""
+        surer of an object. `working`: the frame as the class FCN saw it (reused at the same width)."""
         background = probabilities[..., NUM_CLASSES]
         objects = probabilities.argmax(axis=2) != NUM_CLASSES
         if self.objectness is not None:
-            height, width = working_size(frame.shape, self.objectness_width)
-            working = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)[None]
-            objectness_background = cv2.resize(softmax(self.objectness.run(working)[0])[..., NUM_CLASSES],
-                                               background.shape[::-1], interpolation=cv2.INTER_AREA)
+            if self.objectness_width != self.working_width:
+                working = self._shrunk(frame, self.objectness_width)
+            objectness_background = softmax(self.objectness.run(working)[0])[..., NUM_CLASSES]
+            if objectness_background.shape != background.shape:
+                objectness_background = cv2.resize(objectness_background, background.shape[::-1],
+                                                   interpolation=cv2.INTER_AREA)
             objects |= objectness_background < self.max_background
             background = np.minimum(background, objectness_background)
         return objects, background
@@ -119,7 +127,7 @@ class Segmenter(LiteRTModel):
         """Class map (stride 2) of the connected object regions, each named as a whole (module
         docstring); inside a region `probabilities` become P(object) x P(class | region)."""
         labels = np.full(objects.shape, BACKGROUND_ID, np.uint8)
-        count, components, stats, _ = cv2.connectedComponentsWithStats(objects.astype(np.uint8), connectivity=4)
+        _, components, stats, _ = cv2.connectedComponentsWithStats(objects.astype(np.uint8), connectivity=4)
         big = np.nonzero(stats[1:, cv2.CC_STAT_AREA] >= self.min_area * objects.size)[0] + 1
         if not len(big):
             return labels
@@ -139,8 +147,10 @@ class Segmenter(LiteRTModel):
         return labels
 
     def __call__(self, frame: np.ndarray) -> Result:
-        probabilities = self.probabilities(frame)
-        objects, background = self.objects(frame, probabilities)
+        check_frame(frame)
+        working = self._shrunk(frame, self.working_width)
+        probabilities = softmax(self.run(working)[0])
+        objects, background = self.objects(frame, working, probabilities)
         if self.regions is None:
             labels = probabilities[..., :NUM_CLASSES].argmax(axis=2).astype(np.uint8)
             labels[~objects] = BACKGROUND_ID
