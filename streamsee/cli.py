@@ -107,6 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--learning-rate", type=float, default=None, help="fcn: Adam's starting learning rate")
     train.add_argument("--classify-weight", type=float, default=None,
                        help="fcn with --fine-tune: weight of the classifier's own loss on CIFAR-10 images (default 0: off)")
+    train.add_argument("--backgrounds", choices=("skimage", "photos"), default=None,
+                       help="fcn: photos the scenes are composed on: scikit-image's (default) or those and "
+                            "Debian's fitting wallpapers")
+    train.add_argument("--object-side", type=int, nargs=2, metavar=("MIN", "MAX"), default=None,
+                       help="fcn: sides of the pasted objects at the working resolution, px (default 20 88)")
     bench = commands.add_parser("bench", help="speed on this machine: classifier per crop, paths per frame")
     bench.add_argument("--data", default=DEFAULT_DATA, help=f"CIFAR-10, for composed scenes (default: {DEFAULT_DATA})")
     bench.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -236,7 +241,9 @@ def run_train(args) -> int:
 
         train_fcn.train_fcn(args.data, args.out, steps=args.steps or train_fcn.STEPS, fine_tune=args.fine_tune,
                             learning_rate=args.learning_rate or train_fcn.LEARNING_RATE,
-                            classify_weight=args.classify_weight or train_fcn.CLASSIFY_WEIGHT)
+                            classify_weight=args.classify_weight or train_fcn.CLASSIFY_WEIGHT,
+                            backgrounds=args.backgrounds or train_fcn.BACKGROUNDS,
+                            object_side=args.object_side or train_fcn.OBJECT_SIDE)
         return 0
     from . import train
 

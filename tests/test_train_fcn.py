@@ -21,12 +21,13 @@ def test_fcn_architecture_starts_from_the_classifier():
     assert {"score_stride8", "score_stride4", "score_stride2", "up_stride4", "up_stride2"} <= names
 
 
-def test_tiny_training_run_exports_and_calibrates(cifar_path, wallpapers, tmp_path):
+def test_tiny_training_run_exports_and_calibrates(cifar_path, wallpapers, tmp_path, monkeypatch):
+    monkeypatch.setattr(train_fcn, "CALIBRATION_SCENES", 24)  # the sweep as shipped, on fewer scenes
     log = train_fcn.train_fcn(cifar_path, tmp_path, steps=30, quiet=True)
     assert log["history"][-1]["step"] == 30 and np.isfinite(log["history"][-1]["loss"])
     calibration = json.loads((tmp_path / "fcn_calibration.json").read_text())
     assert calibration["max_background"] in train_fcn.MAX_BACKGROUND_SWEEP
-    assert len(calibration["sweep"]) == len(train_fcn.MAX_BACKGROUND_SWEEP)
+    assert len(calibration["sweep"]) == len(train_fcn.MAX_BACKGROUND_SWEEP) and calibration["scenes"] == 24
     assert "Claim threshold" in (tmp_path / "MODEL_CARD.md").read_text()
     with Segmenter(tmp_path / train_fcn.INT8_NAME, max_background=0.5) as segment:
         result = segment(np.full((120, 160, 3), 90, np.uint8))
@@ -67,3 +68,30 @@ def test_a_finished_run_is_not_fitted_again(cifar_path, tmp_path):
     assert (tmp_path / "fcn.weights.h5").read_bytes() == weights
     longer = train_fcn.train_fcn(cifar_path, tmp_path, steps=4, export=False, quiet=True)  # other settings: fitted
     assert longer["history"][-1]["step"] == 4
+
+
+def test_scenes_on_the_wallpapers_with_chosen_object_sides(cifar_path, wallpapers, tmp_path):
+    from streamsee.data import load_cifar10
+    from streamsee.scenes import background_photos
+
+    train = load_cifar10(cifar_path, "train")
+    images, maps = next(train_fcn.scene_batches(train.images[:200], train.labels[:200], background_photos("fit"),
+                                                object_side=(40, 40)))
+    assert images.shape == (train_fcn.BATCH_SIZE, train_fcn.CROP, train_fcn.CROP, 3)
+    objects = maps != train_fcn.BACKGROUND
+    assert objects.any()
+    # label maps at stride 2: each (non-overlapping) 40-px object covers 20 x 20 cells; zero to three a scene
+    assert set(objects.sum(axis=(1, 2)).tolist()) <= {0, 400, 800, 1200}
+    log = train_fcn.train_fcn(cifar_path, tmp_path, steps=2, backgrounds="photos", object_side=(12, 24),
+                              export=False, quiet=True)
+    assert log["object_side"] == (12, 24) and "wallpapers" in log["backgrounds"]
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"backgrounds": "beach"}, "not 'beach'"),
+    ({"object_side": (40, 20)}, r"smallest first, not \(40, 20\)"),
+    ({"object_side": (4, 20)}, r"from 8 to 128 px"),
+])
+def test_bad_scene_settings_are_refused(cifar_path, tmp_path, settings, message):
+    with pytest.raises(ValueError, match=message):
+        train_fcn.train_fcn(cifar_path, tmp_path, steps=2, export=False, quiet=True, **settings)
