@@ -1,20 +1,23 @@
 """Both recognition paths on real frames: output contracts, and quality on held-out scenes."""
 
+import cv2
 import numpy as np
 import pytest
 
 from streamsee.boxes import BoxDetector
 from streamsee.fcn import Segmenter
-from streamsee.labels import BACKGROUND_ID
+from streamsee.classifier import softmax
+from streamsee.labels import BACKGROUND_ID, NUM_CLASSES
 from streamsee.scene_eval import evaluate_boxes, evaluate_fcn, make_scenes
 
 # What the shipped models achieve on these 24 held-out scenes (seed 0), minus a margin. The issue's
 # targets (mIoU >= 0.60, box recall >= 0.70 with <= 1 false box per frame) are higher for the FCN;
-# the README gives the measured distance. Measured here: FCN mIoU 0.493 (0.480 on all 200 scenes;
-# 0.246 and 0.241 before the objectness FCN and whole-region names of 2026-12-02);
+# the README gives the measured distance. Measured here: FCN mIoU 0.501 (0.545 on all 200 scenes);
+# 0.549 and 0.524 with the new objectness FCN before regions were split; 0.493 and 0.480 with the
+# objectness FCN of 2026-12-02's first session, 0.246 and 0.241 before it; 24 scenes are noisy);
 # box path with the fine-tuned box model: recall 0.750 with dlib at 0.92 false boxes per frame
 # (0.720 at 0.83 on all 200), 0.667 with boundieboxies at 0.79 (0.683 at 1.00 on all 200).
-FCN_MIOU_FLOOR = 0.46
+FCN_MIOU_FLOOR = 0.48
 BOX_RECALL_FLOOR = {"boundieboxies": 0.62, "dlib": 0.69}
 FALSE_BOXES_CEILING = {"boundieboxies": 1.2, "dlib": 1.3}
 
@@ -45,6 +48,10 @@ def test_segmenter_settings_and_close():
         Segmenter(working_width=100)
     with pytest.raises(ValueError, match="max_background must be in \\(0, 1\\], got 1.5"):
         Segmenter(max_background=1.5)
+    with pytest.raises(ValueError, match="class_max_background must be in \\(0, 1\\], got 0"):
+        Segmenter(class_max_background=0)
+    with pytest.raises(ValueError, match="split_background must be in \\[0, 1\\] \\(0: regions never split\\), got -0.1"):
+        Segmenter(split_background=-0.1)
     with pytest.raises(ValueError, match="objectness_width must be a multiple of 8 and at least 32, got 20"):
         Segmenter(objectness_width=20)
     segment = Segmenter()
@@ -55,14 +62,15 @@ def test_segmenter_settings_and_close():
 
 
 def test_fcn_regions_are_named_whole(scenes):
-    # Object pixels come from the FCN's background probability; each connected region gets one
-    # class from the region model on its box (the box model drops those it calls background).
+    # Object pixels come from the FCN's background probability; each connected region (unsplit
+    # here) gets one class from the region model on its box (the box model drops those it calls
+    # background).
     import cv2
 
     from streamsee.classifier import DEFAULT_MODEL
 
     frame = next(scene.image for scene in scenes if len(scene.class_id) >= 2)
-    with Segmenter() as named, Segmenter(region_model=DEFAULT_MODEL) as no_background, \
+    with Segmenter() as named, Segmenter(region_model=DEFAULT_MODEL, split_background=0) as no_background, \
             Segmenter(region_model=None) as per_pixel:
         by_box_model, by_classifier, by_pixel = named(frame), no_background(frame), per_pixel(frame)
     claimed = by_classifier.class_map != BACKGROUND_ID
@@ -73,6 +81,47 @@ def test_fcn_regions_are_named_whole(scenes):
     assert ((by_box_model.class_map != BACKGROUND_ID) <= claimed).all()  # dropped, never added
     assert ((by_pixel.class_map != BACKGROUND_ID) == claimed).mean() > 0.99  # the same object pixels
     np.testing.assert_allclose(by_classifier.probabilities.sum(axis=2), 1.0, atol=1e-4)
+
+
+def test_the_class_fcn_claims_only_where_it_is_sure(scenes):
+    # The frozen FCN's own claims need its background probability under class_max_background; the
+    # objectness FCN's claims come on top, the same at every setting.
+    frame = next(scene.image for scene in scenes if len(scene.class_id) >= 2)
+    masks = []
+    for threshold in (0.05, 0.3, 1.0):
+        with Segmenter(class_max_background=threshold) as segment:
+            working = segment._shrunk(frame, segment.working_width)
+            probabilities = softmax(segment.run(working)[0])
+            objects, background = segment.objects(frame, working, probabilities)
+            masks.append(objects)
+        with Segmenter(class_max_background=threshold, objectness_model=None) as alone:
+            own, _ = alone.objects(frame, working, probabilities)
+        likeliest = probabilities.argmax(axis=2) != NUM_CLASSES
+        np.testing.assert_array_equal(own, likeliest & (probabilities[..., NUM_CLASSES] < threshold))
+        assert (own <= objects).all()
+    assert (masks[0] <= masks[1]).all() and (masks[1] <= masks[2]).all()
+    assert masks[0].sum() < masks[2].sum()  # the class FCN claims something the objectness FCN does not
+
+
+def test_regions_split_between_their_cores():
+    from streamsee.fcn import split_regions
+
+    # two sure squares joined by a bridge of less sure pixels: one region, two cores
+    objects = np.zeros((40, 60), bool)
+    objects[10:30, 5:25] = objects[10:30, 35:55] = objects[18:22, 25:35] = True
+    sure = np.zeros_like(objects)
+    sure[12:28, 7:23] = sure[12:28, 37:53] = True
+    sure[20, 30] = True  # a core too small to count
+    count, components = cv2.connectedComponents(objects.astype(np.uint8), connectivity=4)
+    assert count == 2
+    split_count, split = split_regions(components, count, sure, min_pixels=20)
+    assert split_count == 3
+    left, right = split[20, 10], split[20, 50]
+    assert {left, right} == {1, 2} and (split > 0).sum() == objects.sum()  # no pixel lost or added
+    assert (split[:, :30][objects[:, :30]] == left).all() and (split[:, 31:][objects[:, 31:]] == right).all()
+    # one core a region (or none): nothing changes
+    _, unchanged = split_regions(components, count, sure & (np.arange(60) < 30), min_pixels=20)
+    np.testing.assert_array_equal(unchanged, components)
 
 
 def test_box_detector_contract(scenes):
