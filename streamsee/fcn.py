@@ -12,9 +12,9 @@ that holds two or more cores (pixels surer still, below `split_background`) is s
 two objects side by side. Each object region is then named as a whole: the mean of the box
 model's class probabilities for the region's box (the shared classifier with a background class,
 on the region resized to the 32-px input the weights were trained at) and the frozen FCN's over
-the region's pixels; a region the box model calls background is dropped. The result: per-pixel probabilities, a class map at the
-frame's size (255 = no class) and one region per class present: area fraction, mean and peak
-probability, bounding box.
+the region's pixels; a region the box model calls background is dropped. The result: per-pixel
+probabilities, a class map at the frame's size (255 = no class) and one region per class present:
+area fraction, mean and peak probability, bounding box.
 """
 
 from __future__ import annotations

@@ -322,7 +322,9 @@ def write_model_card(out: Path, log: dict) -> None:
         "claiming at most "
         f"{log['calibration']['max_empty_claimed']:.0%} of empty scenes; `fcn_calibration.json`): used as the Segmenter's "
         f"objectness FCN, a pixel is an object when its background probability is below {log['calibration']['max_background']} "
-        "(or the class FCN's likeliest label is a class); each connected object region is named by the box model "
+        "(or the class FCN's likeliest label is a class); a connected object region holding two or more cores "
+        "(background probability below the Segmenter's split_background) is split between them; each object region "
+        "is named by the box model "
         "(`streamsee/models/boxes`, on the region's box) and the class FCN together, and dropped where the box model "
         "says background",
         "",
