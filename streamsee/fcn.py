@@ -124,7 +124,9 @@ class Segmenter(LiteRTModel):
                 probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Object mask (h, w) and each pixel's background probability: the class FCN's, or lower
         where the objectness FCN (at its own working width, its map shrunk to the class FCN's) is
-        surer of an object. `working`: the frame as the class FCN saw it (reused at the same width)."""
+        surer of an object. The mask: the class FCN's likeliest label a class (and its background
+        probability below class_max_background), or the objectness FCN's below max_background.
+        `working`: the frame as the class FCN saw it (reused at the same width)."""
         background = probabilities[..., NUM_CLASSES]
         objects = (probabilities.argmax(axis=2) != NUM_CLASSES) & (background < self.class_max_background)
         if self.objectness is not None:
@@ -207,10 +209,11 @@ def split_regions(components: np.ndarray, count: int, sure: np.ndarray,
     cores, core_map, stats, _ = cv2.connectedComponentsWithStats((sure & (components > 0)).astype(np.uint8),
                                                                  connectivity=4)
     big = np.nonzero(stats[1:, cv2.CC_STAT_AREA] >= min_pixels)[0] + 1
+    region_of = np.zeros(cores, np.int32)  # a core lies inside one region: one pass finds each core's
+    region_of[core_map.ravel()] = components.ravel()
     per_region = {}
     for core in big.tolist():
-        region = int(components[core_map == core][0])  # a core lies inside one region
-        per_region.setdefault(region, []).append(core)
+        per_region.setdefault(int(region_of[core]), []).append(core)
     split = components.copy()
     for region, its_cores in per_region.items():
         if len(its_cores) < 2:
