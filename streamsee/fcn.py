@@ -128,7 +128,8 @@ class Segmenter(LiteRTModel):
         probability below class_max_background), or the objectness FCN's below max_background.
         `working`: the frame as the class FCN saw it (reused at the same width)."""
         background = probabilities[..., NUM_CLASSES]
-        objects = (probabilities.argmax(axis=2) != NUM_CLASSES) & (background < self.class_max_background)
+        # a class strictly likelier than background: the int8 FCN's logits often tie, and a tie is no claim
+        objects = (probabilities[..., :NUM_CLASSES].max(axis=2) > background) & (background < self.class_max_background)
         if self.objectness is not None:
             if self.objectness_width != self.working_width:
                 working = self._shrunk(frame, self.objectness_width)

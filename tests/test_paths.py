@@ -96,11 +96,24 @@ def test_the_class_fcn_claims_only_where_it_is_sure(scenes):
             masks.append(objects)
         with Segmenter(class_max_background=threshold, objectness_model=None) as alone:
             own, _ = alone.objects(frame, working, probabilities)
-        likeliest = probabilities.argmax(axis=2) != NUM_CLASSES
+        likeliest = probabilities[..., :NUM_CLASSES].max(axis=2) > probabilities[..., NUM_CLASSES]
         np.testing.assert_array_equal(own, likeliest & (probabilities[..., NUM_CLASSES] < threshold))
         assert (own <= objects).all()
     assert (masks[0] <= masks[1]).all() and (masks[1] <= masks[2]).all()
     assert masks[0].sum() < masks[2].sum()  # the class FCN claims something the objectness FCN does not
+
+
+def test_a_tie_with_background_is_no_claim():
+    # The int8 FCN's logits are quantised, so a class and background often tie exactly: no claim.
+    probabilities = np.full((2, 3, NUM_CLASSES + 1), 0.02, np.float32)
+    probabilities[..., NUM_CLASSES] = 0.4
+    probabilities[0, 0, 3] = 0.4   # tie
+    probabilities[0, 1, 3] = 0.41  # a class likelier than background
+    frame = np.zeros((8, 12, 3), np.uint8)
+    with Segmenter(objectness_model=None) as segment:
+        own, background = segment.objects(frame, frame[None], probabilities)
+    np.testing.assert_array_equal(own, [[False, True, False], [False, False, False]])
+    np.testing.assert_array_equal(background, probabilities[..., NUM_CLASSES])
 
 
 def test_regions_split_between_their_cores():
