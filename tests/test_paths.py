@@ -54,6 +54,8 @@ def test_segmenter_settings_and_close():
         Segmenter(split_background=-0.1)
     with pytest.raises(ValueError, match="objectness_width must be a multiple of 8 and at least 32, got 20"):
         Segmenter(objectness_width=20)
+    with pytest.raises(ValueError, match="naming_opening must be a whole number of map cells, 0 or more .* got 2.5"):
+        Segmenter(naming_opening=2.5)
     segment = Segmenter()
     segment.close()
     segment.close()
@@ -114,6 +116,20 @@ def test_a_tie_with_background_is_no_claim():
         own, background = segment.objects(frame, frame[None], probabilities)
     np.testing.assert_array_equal(own, [[False, True, False], [False, False, False]])
     np.testing.assert_array_equal(background, probabilities[..., NUM_CLASSES])
+
+
+def test_a_region_is_named_from_its_body_not_its_spurs():
+    # a 20x20 body with a 2-cell-thin spur 25 cells long: the spur would stretch the crop over background
+    region = np.zeros((40, 60), bool)
+    region[10:30, 5:25] = True
+    region[19:21, 25:50] = True
+    with Segmenter(objectness_model=None) as opened, Segmenter(objectness_model=None, naming_opening=0) as whole:
+        assert opened.naming_box(region, min_pixels=10) == (5, 10, 25, 30)
+        assert whole.naming_box(region, min_pixels=10) == (5, 10, 50, 30)
+        # too little left once opened (a thin region): its whole box
+        line = np.zeros((40, 60), bool)
+        line[5, 3:40] = True
+        assert opened.naming_box(line, min_pixels=10) == (3, 5, 40, 6)
 
 
 def test_regions_split_between_their_cores():
