@@ -14,8 +14,12 @@ model's class probabilities for the region's box (the shared classifier with a b
 on the region resized to the 32-px input the weights were trained at: the region's box, or the box
 of the region with its thin spurs opened off, `naming_opening`, whichever looks less like
 background) and the frozen FCN's over the region's pixels; a region the box model calls background
-is dropped. The result: per-pixel probabilities, a class map at the frame's size (255 = no class)
-and one region per class present: area fraction, mean and peak probability, bounding box.
+is dropped. The class map at the frame's size then follows the objectness FCN's outline more finely
+than its cells: its background probability upsampled bilinearly, a frame pixel within one cell of a
+named region is that region's where it is below `outline_background` (a region that map does not see,
+the class FCN's claim alone, keeps its cells). The result: per-pixel
+probabilities, a class map at the frame's size (255 = no class) and one region per class present:
+area fraction, mean and peak probability, bounding box.
 """
 
 from __future__ import annotations
@@ -40,7 +44,10 @@ FALLBACK_MAX_BACKGROUND = 0.1
 OUTPUT_STRIDE = 2
 STRIDE = 8  # the working size is rounded to a multiple of the deepest stride
 WORKING_WIDTH = 160  # the default: chosen by measurement on composed scenes and real footage (README)
-OBJECTNESS_WIDTH = 160  # the objectness FCN's; 224 measured, not adopted (README)
+# The objectness FCN's working width: with the outline drawn from its map (OUTLINE_BACKGROUND), a finer
+# map pays. Mean mIoU over the dev and two selection scene sets: 160 0.632, 192 0.658, 224 0.658,
+# 256 0.665, 320 0.618 (README).
+OBJECTNESS_WIDTH = 256
 # The frozen FCN claims a pixel where its likeliest label is a class and its background probability
 # is below this (1, the default: wherever its likeliest label is a class). 0.3 measured: 0.529 against
 # 0.524 held out, but car-turn.mp4 right on 55 % of frames against 70 % (README).
@@ -54,6 +61,21 @@ SPLIT_BACKGROUND = 0.03
 # evaluation's scenes do not use, on the calibration photos): 0.536 to 0.567; the opened box alone, held
 # out 0.547 to 0.581, but real footage lost its claim on cat_chelsea.png.
 NAMING_OPENING = 5
+# The class map at the frame's size: a frame pixel within one map cell of a named region takes its label
+# where the objectness FCN's background probability, upsampled bilinearly, is below this (None: each
+# map cell's label, nearest-neighbour). Regions are found and named at max_background; their outline is
+# looser and finer. Dev scenes (objectness width 160): 0.567 to 0.586 (0.5 and 0.7 within 0.001; 0.3
+# 0.576; the lower of both FCNs' background probabilities 0.572); selection scenes 0.640 to 0.667.
+OUTLINE_BACKGROUND = 0.6
+# Where the score maps lie on the frame: each cell's centre a quarter of a cell right of and below the
+# centre of the frame pixels it stands for (the strided convolutions' padding; dev: 0.5864 at a quarter,
+# 0.5849 at none, 0.5851 at 0.4).
+MAP_OFFSET = 0.25
+# A region less than this share of whose cells the outline puts below outline_background (one the
+# objectness FCN does not see: the class FCN's claim alone) keeps its cells. Real photos (cat_chelsea,
+# dogs_collage) are claimed by the class FCN only and lost their regions without it; dev scenes 0.606
+# without, 0.603 with it (0.3: the same).
+FAINT_SHARE = 0.5
 
 
 def working_size(frame_shape: tuple[int, ...], working_width: int) -> tuple[int, int]:
@@ -75,14 +97,14 @@ class Segmenter(LiteRTModel):
     >>> with Segmenter() as segment:
     ...     result = segment(frame)     # Result with class_map, probabilities, one box per class
 
-    objectness_model=None: object pixels from the class FCN alone; region_model=None: each pixel
-    keeps the class FCN's own class.
+    objectness_model=None: object pixels (and the outline) from the class FCN alone; region_model=None:
+    each pixel keeps the class FCN's own class.
     """
 
     def __init__(self, model_path: os.PathLike | str = DEFAULT_FCN, working_width: int = WORKING_WIDTH,
                  min_area: float = 0.002, max_background: float | None = None,
                  class_max_background: float = CLASS_MAX_BACKGROUND, split_background: float = SPLIT_BACKGROUND,
-                 naming_opening: int = NAMING_OPENING,
+                 naming_opening: int = NAMING_OPENING, outline_background: float | None = OUTLINE_BACKGROUND,
                  objectness_model: os.PathLike | str | None = DEFAULT_OBJECTNESS,
                  objectness_width: int = OBJECTNESS_WIDTH,
                  region_model: os.PathLike | str | None = DEFAULT_BOX_MODEL, threads: int | None = None):
@@ -98,6 +120,9 @@ class Segmenter(LiteRTModel):
         if not (isinstance(naming_opening, int) and naming_opening >= 0):
             raise ValueError(f"naming_opening must be a whole number of map cells, 0 or more (0: the whole "
                              f"region's box), got {naming_opening!r}")
+        if outline_background is not None and not 0 < outline_background <= 1:
+            raise ValueError(f"outline_background must be in (0, 1], or None (each map cell's label), "
+                             f"got {outline_background!r}")
         super().__init__(model_path, threads)
         self.working_width = working_width
         self.objectness_width = objectness_width
@@ -106,6 +131,7 @@ class Segmenter(LiteRTModel):
         self.class_max_background = class_max_background  # the class FCN's own claims: where its P(background) is below this
         self.split_background = split_background  # a region with two or more cores this sure splits between them (0: off)
         self.naming_opening = naming_opening  # a region's crop: the box of the region opened with a square this wide (cells)
+        self.outline_background = outline_background  # frame pixels near a region: its own where objectness P(background) is below this
         self.objectness = None if objectness_model is None else LiteRTModel(objectness_model, threads)
         self.regions = None if region_model is None else Classifier(region_model, threads)  # names each region
 
@@ -132,25 +158,26 @@ class Segmenter(LiteRTModel):
         return softmax(self.run(self._shrunk(frame, self.working_width))[0])
 
     def objects(self, frame: np.ndarray, working: np.ndarray,
-                probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Object mask (h, w) and each pixel's background probability: the class FCN's, or lower
-        where the objectness FCN (at its own working width, its map shrunk to the class FCN's) is
-        surer of an object. The mask: the class FCN's likeliest label a class (and its background
-        probability below class_max_background), or the objectness FCN's below max_background.
-        `working`: the frame as the class FCN saw it (reused at the same width)."""
+                probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Object mask (h, w), each pixel's background probability, and the background probability the
+        outline follows. The mask: the class FCN's likeliest label a class (and its background
+        probability below class_max_background), or the objectness FCN's (at its own working width,
+        its map shrunk to the class FCN's) below max_background. The background probability: the class
+        FCN's, or the objectness FCN's where it is surer of an object; the outline's: the objectness
+        FCN's (the class FCN's where there is none). `working`: the frame as the class FCN saw it."""
         background = probabilities[..., NUM_CLASSES]
         # a class strictly likelier than background: the int8 FCN's logits often tie, and a tie is no claim
         objects = (probabilities[..., :NUM_CLASSES].max(axis=2) > background) & (background < self.class_max_background)
-        if self.objectness is not None:
-            if self.objectness_width != self.working_width:
-                working = self._shrunk(frame, self.objectness_width)
-            objectness_background = softmax(self.objectness.run(working)[0])[..., NUM_CLASSES]
-            if objectness_background.shape != background.shape:
-                objectness_background = cv2.resize(objectness_background, background.shape[::-1],
-                                                   interpolation=cv2.INTER_AREA)
-            objects |= objectness_background < self.max_background
-            background = np.minimum(background, objectness_background)
-        return objects, background
+        if self.objectness is None:
+            return objects, background, background
+        if self.objectness_width != self.working_width:
+            working = self._shrunk(frame, self.objectness_width)
+        outline = softmax(self.objectness.run(working)[0])[..., NUM_CLASSES]  # at the objectness FCN's own size
+        objectness_background = outline
+        if outline.shape != background.shape:
+            objectness_background = cv2.resize(outline, background.shape[::-1], interpolation=cv2.INTER_AREA)
+        objects |= objectness_background < self.max_background
+        return objects, np.minimum(background, objectness_background), outline
 
     def name_regions(self, frame: np.ndarray, objects: np.ndarray, background: np.ndarray,
                      probabilities: np.ndarray) -> np.ndarray:
@@ -201,31 +228,63 @@ class Segmenter(LiteRTModel):
         check_frame(frame)
         working = self._shrunk(frame, self.working_width)
         probabilities = softmax(self.run(working)[0])
-        objects, background = self.objects(frame, working, probabilities)
+        objects, background, outline = self.objects(frame, working, probabilities)
         if self.regions is None:
             labels = probabilities[..., :NUM_CLASSES].argmax(axis=2).astype(np.uint8)
             labels[~objects] = BACKGROUND_ID
         else:
             labels = self.name_regions(frame, objects, background, probabilities)
+        for class_id in np.unique(labels):  # classes covering too little of the map are dropped
+            if class_id != BACKGROUND_ID and (labels == class_id).mean() < self.min_area:
+                labels[labels == class_id] = BACKGROUND_ID
+        class_map = self.class_map(labels, outline, frame.shape)
         boxes, class_ids, scores, areas = [], [], [], []
-        scale_x = frame.shape[1] / labels.shape[1]
-        scale_y = frame.shape[0] / labels.shape[0]
-        for class_id in np.unique(labels):
+        for class_id in np.unique(class_map):
+            mask = class_map == class_id
             if class_id == BACKGROUND_ID:
                 continue
-            mask = labels == class_id
-            area = float(mask.mean())
-            if area < self.min_area:
-                labels[mask] = BACKGROUND_ID
-                continue
-            rows, cols = np.nonzero(mask)
-            boxes.append((cols.min() * scale_x, rows.min() * scale_y, (cols.max() + 1) * scale_x,
-                          (rows.max() + 1) * scale_y))
+            boxes.append(bounding_box(mask))
             class_ids.append(int(class_id))
-            scores.append(float(probabilities[..., class_id][mask].mean()))
-            areas.append(area)
-        class_map = cv2.resize(labels, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_NEAREST)
+            scores.append(float(probabilities[..., class_id][labels == class_id].mean()))
+            areas.append(float(mask.mean()))
         return Result(np.array(boxes, np.float32).reshape(-1, 4), class_ids, scores, areas, class_map, probabilities)
+
+    def class_map(self, labels: np.ndarray, outline: np.ndarray, frame_shape: tuple[int, ...]) -> np.ndarray:
+        """The map's labels (stride 2) at the frame's size. Each frame pixel within one map cell of a
+        labelled cell takes the nearest one's label where `outline` (a background probability per
+        cell of its own map), upsampled bilinearly, is below outline_background; a region less than
+        FAINT_SHARE of whose cells are below it (one the objectness FCN does not see, claimed by the
+        class FCN alone) keeps its cells instead. outline_background None: each cell's label."""
+        height, width = frame_shape[:2]
+        labelled = labels != BACKGROUND_ID
+        if self.outline_background is None or not labelled.any():
+            return cv2.resize(labels, (width, height), interpolation=cv2.INTER_NEAREST)
+        distance, nearest = cv2.distanceTransformWithLabels((~labelled).astype(np.uint8), cv2.DIST_L2, 3,
+                                                            labelType=cv2.DIST_LABEL_PIXEL)
+        label_of = np.zeros(nearest.max() + 1, np.uint8)  # each labelled cell's distance label -> its label
+        label_of[nearest[labelled]] = labels[labelled]
+        near = np.where(distance <= 1, label_of[nearest], BACKGROUND_ID).astype(np.uint8)
+        coarse = outline if outline.shape == labels.shape else cv2.resize(outline, labels.shape[::-1],
+                                                                          interpolation=cv2.INTER_LINEAR)
+        count, regions = cv2.connectedComponents(labelled.astype(np.uint8), connectivity=4)
+        inside = np.bincount(regions[coarse < self.outline_background], minlength=count)
+        faint = inside < FAINT_SHARE * np.bincount(regions.ravel(), minlength=count)
+        faint[0] = False
+        kept = np.where(faint[regions], labels, BACKGROUND_ID).astype(np.uint8)  # faint regions' cells
+        size = (width, height)
+        near, kept = (cv2.warpAffine(cells, to_frame(labels.shape, (height, width)), size, flags=cv2.INTER_NEAREST,
+                                     borderMode=cv2.BORDER_REPLICATE) for cells in (near, kept))
+        outline = cv2.warpAffine(outline.astype(np.float32), to_frame(outline.shape, (height, width)), size,
+                                 flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        near[outline >= self.outline_background] = BACKGROUND_ID
+        return np.where(kept != BACKGROUND_ID, kept, near).astype(np.uint8)
+
+
+def to_frame(map_shape: tuple[int, ...], frame_shape: tuple[int, int]) -> np.ndarray:
+    """The affine transform (2x3) that lays a score map's cells onto the frame, MAP_OFFSET included."""
+    scale_y, scale_x = frame_shape[0] / map_shape[0], frame_shape[1] / map_shape[1]
+    return np.float32([[scale_x, 0, (scale_x - 1) / 2 + MAP_OFFSET * scale_x],
+                       [0, scale_y, (scale_y - 1) / 2 + MAP_OFFSET * scale_y]])
 
 
 def bounding_box(mask: np.ndarray) -> tuple[int, int, int, int]:

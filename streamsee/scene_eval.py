@@ -104,7 +104,8 @@ def evaluate_scenes(data: os.PathLike | str, n: int, backgrounds: os.PathLike | 
               "objects": int(sum(len(s.class_id) for s in scenes)), "backgrounds": str(backgrounds)}
     segmenter_settings = {} if working_width is None else {"working_width": working_width}
     with Segmenter(**segmenter_settings) as segmenter:
-        report["fcn"] = {"working_width": segmenter.working_width, **evaluate_fcn(scenes, segmenter)}
+        report["fcn"] = {"working_width": segmenter.working_width, "objectness_width": segmenter.objectness_width,
+                         **evaluate_fcn(scenes, segmenter)}
     for method in PROPOSAL_METHODS:
         with BoxDetector(proposals=method) as detector:
             report[f"boxes_{method}"] = evaluate_boxes(scenes, detector)
@@ -117,7 +118,7 @@ def render_scene_report(report: dict, console) -> None:
     console.print(f"{report['scenes']} scenes ({report['empty_scenes']} empty, {report['objects']} objects) "
                   f"on photos from {report['backgrounds']}")
     fcn = report["fcn"]
-    table = Table(title=f"FCN path (working width {fcn['working_width']})")
+    table = Table(title=f"FCN path (working width {fcn['working_width']}, objectness FCN {fcn['objectness_width']})")
     for column in ("mIoU (11 labels)", "pixel accuracy", "empty-scene pixels claimed", "p50 ms", "p95 ms"):
         table.add_column(column, justify="right")
     table.add_row(f"{fcn['miou']:.3f}", f"{fcn['pixel_accuracy']:.3f}", f"{fcn['empty_scene_pixels_claimed']:.2%}",
