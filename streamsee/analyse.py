@@ -10,7 +10,7 @@ import numpy as np
 
 from .boxes import BoxDetector
 from .drawing import BoxAnnotator, HeatmapAnnotator, side_by_side
-from .fcn import WORKING_WIDTH, Segmenter
+from .fcn import OBJECTNESS_WIDTH, WORKING_WIDTH, Segmenter
 from .resource import Resource
 from .result import Result
 
@@ -37,7 +37,7 @@ class Analyser(Resource):
     """
 
     def __init__(self, mode: str = "segment", proposals: str = "boundieboxies", working_width: int = WORKING_WIDTH,
-                 min_score: float | None = None):
+                 min_score: float | None = None, objectness_width: int = OBJECTNESS_WIDTH):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         self.mode = mode
@@ -45,7 +45,7 @@ class Analyser(Resource):
         if mode in ("boxes", "compare"):
             self.paths["boxes"] = BoxDetector(proposals=proposals, min_score=min_score)
         if mode in ("segment", "compare"):
-            self.paths["segment"] = Segmenter(working_width=working_width)
+            self.paths["segment"] = Segmenter(working_width=working_width, objectness_width=objectness_width)
         self.box_annotator = BoxAnnotator()
         self.heatmap_annotator = HeatmapAnnotator()
         self._pool = ThreadPoolExecutor(len(self.paths), thread_name_prefix="streamsee-path")

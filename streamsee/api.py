@@ -79,6 +79,7 @@ class LiveStream(Resource):
             self.source = stack.enter_context(open_source(source, camera=camera, timeout=config.timeout_s))
             self.analyser = stack.enter_context(Analyser(config.mode, proposals=config.proposals,
                                                          working_width=config.working_width,
+                                                         objectness_width=config.objectness_width,
                                                          min_score=config.min_score))
             paced = Paced(self.source) if config.realtime and not self.source.live else self.source
             self.stream = stack.enter_context(Stream(paced, self.analyser, queue_size=config.queue_size,
@@ -121,7 +122,7 @@ def open(source: str | os.PathLike | None = None, *, camera: int | str | None = 
          config: str | os.PathLike | None = None, **options) -> LiveStream:
     """Open a source for recognition: a video file, an image, a folder of images, a stream URL,
     `camera=0`, or nothing (the bundled sample). `config` names a preset (default, fast, accurate)
-    or a TOML file; `options` override it: mode, proposals, working_width, min_score, budget_ms,
+    or a TOML file; `options` override it: mode, proposals, working_width, objectness_width, min_score, budget_ms,
     queue_size, realtime, timeout_s. Use it in a `with` block, or just loop over it."""
     settings = (load_config(config) if config is not None else RunConfig()).replace(**options)
     return LiveStream(settings, source, camera)

@@ -163,7 +163,8 @@ def run_input(args) -> int:
         if args.input is None and camera is None:
             console.print(f"streamsee: playing {opened.description}")
         analyser = stack.enter_context(Analyser(config.mode, proposals=config.proposals,
-                                                working_width=config.working_width, min_score=config.min_score))
+                                                working_width=config.working_width, min_score=config.min_score,
+                                                objectness_width=config.objectness_width))
         source = Paced(opened) if config.realtime and not opened.live else opened
         window = (stack.enter_context(Window(f"streamsee {config.mode}: {opened.description}"))
                   if config.display and display_available() else None)

@@ -45,6 +45,8 @@ RULES = {
     "proposals": (lambda v: isinstance(v, str) and v in PROPOSAL_METHODS, f"one of {', '.join(PROPOSAL_METHODS)}"),
     "working_width": (lambda v: _integer(v) and 64 <= v <= 1920 and v % 8 == 0,
                       "a whole number from 64 to 1920, a multiple of 8"),
+    "objectness_width": (lambda v: _integer(v) and 64 <= v <= 1920 and v % 8 == 0,
+                         "a whole number from 64 to 1920, a multiple of 8"),
     "min_score": (lambda v: v is None or _number(v) and 0 < v < 1,
                   "a number between 0 and 1 (exclusive), or left out for the calibrated threshold"),
     "budget_ms": (lambda v: _number(v) and v > 0, "a number > 0"),
@@ -64,6 +66,7 @@ class RunConfig:
     mode: str = "segment"             # box path, FCN path, or both side by side
     proposals: str = "boundieboxies"  # region proposals for the box path
     working_width: int = 160          # FCN working width in pixels (fcn.WORKING_WIDTH)
+    objectness_width: int = 256       # the objectness FCN's, where objects are and their outline (fcn.OBJECTNESS_WIDTH)
     min_score: float | None = None    # box path: least class probability kept; None = calibrated
     budget_ms: float = 250.0          # live sources: a frame older than this is skipped when a newer one waits
     queue_size: int = 4               # frames waiting between the reader and the analyser

@@ -45,6 +45,8 @@ def test_default_working_width_is_the_measured_one():
     from streamsee import fcn
 
     assert RunConfig().working_width == load_config("default").working_width == fcn.WORKING_WIDTH
+    assert RunConfig().objectness_width == load_config("default").objectness_width == fcn.OBJECTNESS_WIDTH
+    assert load_config("fast").objectness_width < fcn.OBJECTNESS_WIDTH
 
 
 def test_every_field_has_a_rule():
@@ -109,6 +111,7 @@ def test_unknown_key_is_named_with_the_known_ones(tmp_path):
     ("working_width", "100", "100"),        # not a multiple of 8
     ("working_width", "56", "56"),
     ("working_width", "1928", "1928"),
+    ("objectness_width", "100", "100"),
     ("min_score", "0", "0"),
     ("min_score", "1.0", "1.0"),
     ("min_score", '"calibrated"', "'calibrated'"),
