@@ -43,6 +43,8 @@ def build_run_parser() -> argparse.ArgumentParser:
     parser.add_argument("--jsonl", help="one JSON object per frame and path")
     parser.add_argument("--save-masks", metavar="DIR", help="DIR/NNNNNN.png: class id per pixel, 255 = none")
     parser.add_argument("--working-width", type=int, default=None, help="FCN working width in pixels (default: configs/default.toml)")
+    parser.add_argument("--objectness-width", type=int, default=None,
+                        help="the objectness FCN's working width in pixels (default: configs/default.toml)")
     parser.add_argument("--min-score", type=float, default=None,
                         help="box path: least class probability kept (default: the calibrated threshold)")
     parser.add_argument("--realtime", action="store_const", const=True, default=None,
@@ -82,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--backgrounds", default=None, help="folder of photos with none of the classes, for --scenes "
                           "(default: ../shared/media/negatives)")
     evaluate.add_argument("--working-width", type=int, default=None, help="FCN working width for --scenes and --footage")
+    evaluate.add_argument("--objectness-width", type=int, default=None,
+                          help="the objectness FCN's working width for --scenes and --footage")
     evaluate.add_argument("--footage", metavar="MEDIA", nargs="?", const="../shared/media", default=None,
                           help="both paths on the real clips in MEDIA (default ../shared/media): top label per frame")
     evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -149,7 +153,8 @@ def run_input(args) -> int:
     from .terminal import TerminalView
 
     config = (load_config(args.config) if args.config else RunConfig()).replace(
-        mode=args.mode, proposals=args.proposals, working_width=args.working_width, min_score=args.min_score,
+        mode=args.mode, proposals=args.proposals, working_width=args.working_width,
+        objectness_width=args.objectness_width, min_score=args.min_score,
         realtime=args.realtime, budget_ms=args.budget_ms, queue_size=args.queue_size, timeout_s=args.timeout_s,
         hud=args.hud, display=args.display)
     if args.input is not None and args.camera is not None:
@@ -213,7 +218,8 @@ def run_evaluate(args) -> int:
     if args.footage is not None:
         from .footage_eval import evaluate_footage, render_footage_report
 
-        settings = {} if args.working_width is None else {"working_width": args.working_width}
+        settings = {key: value for key, value in (("working_width", args.working_width),
+                                                  ("objectness_width", args.objectness_width)) if value is not None}
         return show(args, evaluate_footage(args.footage, **settings), render_footage_report)
     if args.scenes is not None:
         from .scene_eval import DEFAULT_BACKGROUNDS, evaluate_scenes, render_scene_report
@@ -221,7 +227,8 @@ def run_evaluate(args) -> int:
         if args.scenes < 1:
             raise ValueError(f"--scenes must be at least 1, got {args.scenes}")
         return show(args, evaluate_scenes(args.data, args.scenes, args.backgrounds or DEFAULT_BACKGROUNDS,
-                                          working_width=args.working_width), render_scene_report)
+                                          working_width=args.working_width, objectness_width=args.objectness_width),
+                    render_scene_report)
     from .classifier import DEFAULT_MODEL
     from .evaluate import evaluate_classifier, render_report
 

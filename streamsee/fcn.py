@@ -73,8 +73,8 @@ OUTLINE_BACKGROUND = 0.6
 MAP_OFFSET = 0.25
 # A region less than this share of whose cells the outline puts below outline_background (one the
 # objectness FCN does not see: the class FCN's claim alone) keeps its cells. Real photos (cat_chelsea,
-# dogs_collage) are claimed by the class FCN only and lost their regions without it; dev scenes 0.606
-# without, 0.603 with it (0.3: the same).
+# dogs_collage) are claimed by the class FCN only and lost their regions without it; dev scenes (at 192 px)
+# 0.606 without, 0.603 with it (0.3: the same).
 FAINT_SHARE = 0.5
 
 

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from .analyse import Analyser
-from .fcn import WORKING_WIDTH
+from .fcn import OBJECTNESS_WIDTH, WORKING_WIDTH
 from .labels import CLASSES
 
 DEFAULT_MEDIA = Path("../shared/media")
@@ -70,10 +70,12 @@ def top_label(mode: str, result) -> str | None:
 
 
 def evaluate_footage(media: os.PathLike | str = DEFAULT_MEDIA, frames_per_clip: int = 20,
-                     proposals: str = "boundieboxies", working_width: int = WORKING_WIDTH) -> dict:
+                     proposals: str = "boundieboxies", working_width: int = WORKING_WIDTH,
+                     objectness_width: int = OBJECTNESS_WIDTH) -> dict:
     media = Path(media)
     report = {}
-    with Analyser("compare", proposals=proposals, working_width=working_width) as analyser:
+    with Analyser("compare", proposals=proposals, working_width=working_width,
+                  objectness_width=objectness_width) as analyser:
         for clip, expected in CLIP_CLASSES.items():
             frames = sample_frames(media / clip, frames_per_clip)
             tops: dict[str, list] = {"boxes": [], "segment": []}

@@ -98,11 +98,12 @@ def evaluate_boxes(scenes, detector: BoxDetector) -> dict:
 
 
 def evaluate_scenes(data: os.PathLike | str, n: int, backgrounds: os.PathLike | str = DEFAULT_BACKGROUNDS,
-                    seed: int = 0, working_width: int | None = None) -> dict:
+                    seed: int = 0, working_width: int | None = None, objectness_width: int | None = None) -> dict:
     scenes = make_scenes(data, n, backgrounds, seed)
     report = {"scenes": n, "empty_scenes": sum(not len(s.class_id) for s in scenes),
               "objects": int(sum(len(s.class_id) for s in scenes)), "backgrounds": str(backgrounds)}
-    segmenter_settings = {} if working_width is None else {"working_width": working_width}
+    segmenter_settings = {key: value for key, value in (("working_width", working_width),
+                                                        ("objectness_width", objectness_width)) if value is not None}
     with Segmenter(**segmenter_settings) as segmenter:
         report["fcn"] = {"working_width": segmenter.working_width, "objectness_width": segmenter.objectness_width,
                          **evaluate_fcn(scenes, segmenter)}

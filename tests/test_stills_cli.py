@@ -57,12 +57,21 @@ def test_folder_in_file_name_order(tmp_path):
     (["missing.jpg"], "missing.jpg"),
     ([SAMPLE, "--output", "/proc/streamsee/out.png"], "/proc/streamsee/out.png"),
     ([SAMPLE, "--mode", "boxes", "--save-masks", "masks"], "--save-masks"),
+    ([SAMPLE, "--objectness-width", "100"], "objectness_width must be a whole number from 64 to 1920, a multiple of 8, not 100"),
 ])
 def test_failures_are_one_line(tmp_path, args, message):
     result = subprocess.run([sys.executable, "-m", "streamsee.cli", *map(str, args)], cwd=tmp_path,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 2
     assert message in result.stderr and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_the_objectness_width_is_a_flag(tmp_path):
+    rows = tmp_path / "rows.jsonl"
+    result = streamsee(SAMPLE, "--mode", "segment", "--objectness-width", 160, "--jsonl", rows, "--no-display")
+    assert result.returncode == 0, result.stderr
+    row = json.loads(rows.read_text())
+    assert row["mode"] == "segment" and "cat" in [segment["label"] for segment in row["segments"]]
 
 
 def test_unreadable_image_in_a_folder_keeps_earlier_rows(tmp_path):
