@@ -40,13 +40,12 @@ def _number(value) -> bool:
 
 
 # key: (test, what is accepted). The message reads "KEY must be ACCEPTED, not VALUE".
+WIDTH_RULE = (lambda v: _integer(v) and 64 <= v <= 1920 and v % 8 == 0, "a whole number from 64 to 1920, a multiple of 8")
 RULES = {
     "mode": (lambda v: isinstance(v, str) and v in MODES, f"one of {', '.join(MODES)}"),
     "proposals": (lambda v: isinstance(v, str) and v in PROPOSAL_METHODS, f"one of {', '.join(PROPOSAL_METHODS)}"),
-    "working_width": (lambda v: _integer(v) and 64 <= v <= 1920 and v % 8 == 0,
-                      "a whole number from 64 to 1920, a multiple of 8"),
-    "objectness_width": (lambda v: _integer(v) and 64 <= v <= 1920 and v % 8 == 0,
-                         "a whole number from 64 to 1920, a multiple of 8"),
+    "working_width": WIDTH_RULE,
+    "objectness_width": WIDTH_RULE,
     "min_score": (lambda v: v is None or _number(v) and 0 < v < 1,
                   "a number between 0 and 1 (exclusive), or left out for the calibrated threshold"),
     "budget_ms": (lambda v: _number(v) and v > 0, "a number > 0"),

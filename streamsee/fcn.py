@@ -234,19 +234,17 @@ class Segmenter(LiteRTModel):
             labels[~objects] = BACKGROUND_ID
         else:
             labels = self.name_regions(frame, objects, background, probabilities)
-        for class_id in np.unique(labels):  # classes covering too little of the map are dropped
-            if class_id != BACKGROUND_ID and (labels == class_id).mean() < self.min_area:
-                labels[labels == class_id] = BACKGROUND_ID
+        too_small = np.bincount(labels.ravel(), minlength=BACKGROUND_ID + 1) < self.min_area * labels.size
+        too_small[BACKGROUND_ID] = False
+        labels[too_small[labels]] = BACKGROUND_ID  # classes covering too little of the map are dropped
         class_map = self.class_map(labels, outline, frame.shape)
+        pixels = np.bincount(class_map.ravel(), minlength=BACKGROUND_ID + 1)  # per class, at the frame's size
         boxes, class_ids, scores, areas = [], [], [], []
-        for class_id in np.unique(class_map):
-            mask = class_map == class_id
-            if class_id == BACKGROUND_ID:
-                continue
-            boxes.append(bounding_box(mask))
-            class_ids.append(int(class_id))
+        for class_id in np.nonzero(pixels[:BACKGROUND_ID])[0].tolist():
+            boxes.append(bounding_box(class_map == class_id))
+            class_ids.append(class_id)
             scores.append(float(probabilities[..., class_id][labels == class_id].mean()))
-            areas.append(float(mask.mean()))
+            areas.append(float(pixels[class_id] / class_map.size))
         return Result(np.array(boxes, np.float32).reshape(-1, 4), class_ids, scores, areas, class_map, probabilities)
 
     def class_map(self, labels: np.ndarray, outline: np.ndarray, frame_shape: tuple[int, ...]) -> np.ndarray:
@@ -270,14 +268,16 @@ class Segmenter(LiteRTModel):
         inside = np.bincount(regions[coarse < self.outline_background], minlength=count)
         faint = inside < FAINT_SHARE * np.bincount(regions.ravel(), minlength=count)
         faint[0] = False
-        kept = np.where(faint[regions], labels, BACKGROUND_ID).astype(np.uint8)  # faint regions' cells
-        size = (width, height)
-        near, kept = (cv2.warpAffine(cells, to_frame(labels.shape, (height, width)), size, flags=cv2.INTER_NEAREST,
-                                     borderMode=cv2.BORDER_REPLICATE) for cells in (near, kept))
+        size, cells_to_frame = (width, height), to_frame(labels.shape, (height, width))
+        near = cv2.warpAffine(near, cells_to_frame, size, flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
         outline = cv2.warpAffine(outline.astype(np.float32), to_frame(outline.shape, (height, width)), size,
                                  flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         near[outline >= self.outline_background] = BACKGROUND_ID
-        return np.where(kept != BACKGROUND_ID, kept, near).astype(np.uint8)
+        if faint.any():  # faint regions' own cells, over the outline
+            kept = cv2.warpAffine(np.where(faint[regions], labels, BACKGROUND_ID).astype(np.uint8), cells_to_frame,
+                                  size, flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
+            near = np.where(kept != BACKGROUND_ID, kept, near).astype(np.uint8)
+        return near
 
 
 def to_frame(map_shape: tuple[int, ...], frame_shape: tuple[int, int]) -> np.ndarray:
