@@ -12,6 +12,8 @@ import signal
 import sys
 from pathlib import Path
 
+from streamsee import __version__
+
 EXIT_USER_ERROR = 2
 DEFAULT_DATA = "../shared/data/cifar10-jpeg.tar.gz"
 USER_ERRORS = (OSError, ValueError)  # missing, unreadable, unwritable, malformed: what users cause
@@ -22,19 +24,20 @@ SUBCOMMANDS = ("classify", "evaluate", "train", "bench")
 
 def build_run_parser() -> argparse.ArgumentParser:
     """The main job. Options left out come from --config (a TOML preset), else the built-in defaults."""
-    from .analyse import MODES
-    from .proposals import PROPOSAL_METHODS
+    from streamsee.live.analyser import MODES
+    from streamsee.recognition.proposals import PROPOSAL_METHODS
 
     parser = argparse.ArgumentParser(
         prog="streamsee", description="Recognise the ten CIFAR-10 classes in live video, video files and images. "
         "With no INPUT and no --camera it plays the bundled sample video. "
         f"Other commands: {', '.join(SUBCOMMANDS)} (streamsee COMMAND -h).")
+    parser.add_argument("--version", action="version", version=f"streamsee {__version__}")
     parser.add_argument("input", metavar="INPUT", nargs="?", default=None,
                         help="a video file, an image, a folder of images (file-name order), or a stream URL "
                         "(rtsp://, udp://, tcp://, http(s)://, rtmp://, srt://)")
     parser.add_argument("--camera", metavar="N", default=None, help="a camera: index (0, 1, ...) or device path")
     parser.add_argument("--config", metavar="NAME", default=None,
-                        help="a TOML preset: default, fast, accurate (in configs/) or a path; flags override it")
+                        help="a TOML preset: default, fast, accurate (bundled presets) or a path; flags override it")
     parser.add_argument("--mode", choices=MODES, default=None, help="box path, FCN path, or both side by side "
                         "(default segment)")
     parser.add_argument("--proposals", choices=PROPOSAL_METHODS, default=None,
@@ -65,6 +68,7 @@ def build_run_parser() -> argparse.ArgumentParser:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="streamsee",
                                      description="Recognise the ten CIFAR-10 classes in images and video.")
+    parser.add_argument("--version", action="version", version=f"streamsee {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     classify = commands.add_parser("classify", help="top-3 classes of whole images")
@@ -134,23 +138,17 @@ def show(args, report: dict, render) -> int:
 
 
 def run_bench(args) -> int:
-    from .bench import bench_classifier, bench_paths, render_bench
+    from streamsee.evaluation.bench import bench_classifier, bench_paths, render_bench
 
     return show(args, {"classifier": bench_classifier(), "paths": bench_paths(args.data)}, render_bench)
 
 
 def run_input(args) -> int:
-    from contextlib import ExitStack
-
     from rich.console import Console
 
-    from .analyse import Analyser
-    from .config import RunConfig, load_config
-    from .display import Window, display_available
-    from .pipeline import process, render_summary
-    from .sinks import check_writable
-    from .sources import ImageFiles, Paced, VideoFile, open_source
-    from .terminal import TerminalView
+    from streamsee.core.config import RunConfig, load_config
+    from streamsee.live.pipeline import render_summary, run
+    from streamsee.video.sinks import check_writable
 
     config = (load_config(args.config) if args.config else RunConfig()).replace(
         mode=args.mode, proposals=args.proposals, working_width=args.working_width,
@@ -163,23 +161,8 @@ def run_input(args) -> int:
         check_writable(args.stats_json)
     camera = int(args.camera) if args.camera is not None and args.camera.isdigit() else args.camera
     console = Console(stderr=True)
-    with ExitStack() as stack:
-        opened = stack.enter_context(open_source(args.input, camera=camera, timeout=config.timeout_s))
-        if args.input is None and camera is None:
-            console.print(f"streamsee: playing {opened.description}")
-        analyser = stack.enter_context(Analyser(config.mode, proposals=config.proposals,
-                                                working_width=config.working_width, min_score=config.min_score,
-                                                objectness_width=config.objectness_width))
-        source = Paced(opened) if config.realtime and not opened.live else opened
-        window = (stack.enter_context(Window(f"streamsee {config.mode}: {opened.description}"))
-                  if config.display and display_available() else None)
-        total = (len(opened.paths) if isinstance(opened, ImageFiles)
-                 else opened.video.frames or None if isinstance(opened, VideoFile) else None)
-        terminal = (stack.enter_context(TerminalView(opened.description, live=source.live, total=total,
-                                                     console=console)) if console.is_terminal else None)
-        report = process(source, analyser, output=args.output, jsonl=args.jsonl, masks=args.save_masks,
-                         budget_ms=config.budget_ms, hud=config.hud, window=window, terminal=terminal,
-                         queue_size=config.queue_size)
+    report = run(config, args.input, camera, output=args.output, jsonl=args.jsonl, masks=args.save_masks,
+                 console=console)
     if args.stats_json:
         Path(args.stats_json).write_text(json.dumps({"mode": config.mode, **report.to_json()}, indent=1))
     render_summary(report.snapshot, config.mode, console)
@@ -193,8 +176,8 @@ def run_input(args) -> int:
 def run_classify(args) -> int:
     import cv2
 
-    from .classifier import DEFAULT_MODEL, Classifier
-    from .labels import CLASSES
+    from streamsee.core.labels import CLASSES
+    from streamsee.recognition.classifier import DEFAULT_MODEL, Classifier
 
     with Classifier(args.model or DEFAULT_MODEL) as classifier:
         for name in args.images:
@@ -216,28 +199,48 @@ def run_classify(args) -> int:
 
 def run_evaluate(args) -> int:
     if args.footage is not None:
-        from .footage_eval import evaluate_footage, render_footage_report
+        from streamsee.evaluation.footage import evaluate_footage, render_footage_report
 
         settings = {key: value for key, value in (("working_width", args.working_width),
                                                   ("objectness_width", args.objectness_width)) if value is not None}
         return show(args, evaluate_footage(args.footage, **settings), render_footage_report)
     if args.scenes is not None:
-        from .scene_eval import DEFAULT_BACKGROUNDS, evaluate_scenes, render_scene_report
+        from streamsee.evaluation.scenes import DEFAULT_BACKGROUNDS, evaluate_scenes, render_scene_report
 
         if args.scenes < 1:
             raise ValueError(f"--scenes must be at least 1, got {args.scenes}")
         return show(args, evaluate_scenes(args.data, args.scenes, args.backgrounds or DEFAULT_BACKGROUNDS,
                                           working_width=args.working_width, objectness_width=args.objectness_width),
                     render_scene_report)
-    from .classifier import DEFAULT_MODEL
-    from .evaluate import evaluate_classifier, render_report
+    from streamsee.evaluation.cifar import evaluate_classifier, render_report
+    from streamsee.recognition.classifier import DEFAULT_MODEL
 
     return show(args, evaluate_classifier(args.data, args.model or [DEFAULT_MODEL]).to_json(), render_report)
 
 
+class MissingExtraError(ModuleNotFoundError):
+    """A command whose optional dependencies are not installed."""
+
+
+TRAINING_PACKAGES = ("tensorflow", "keras", "skimage")
+
+
+def training(name: str):
+    """streamsee.training.NAME, or one line saying which extra to install when TensorFlow or scikit-image is missing."""
+    from importlib import import_module
+
+    try:
+        return import_module(f"streamsee.training.{name}")
+    except ModuleNotFoundError as error:
+        if (error.name or "").partition(".")[0] not in TRAINING_PACKAGES:
+            raise
+        raise MissingExtraError(f"streamsee train needs the training extra ({error.name} is not installed): "
+                                "pip install 'streamsee[train]'") from None
+
+
 def run_train(args) -> int:
     if args.what == "boxes":
-        from .box_head import train_box_head
+        train_box_head = training("boxes").train_box_head
 
         log = train_box_head(args.data, args.out)
         print(json.dumps({key: value for key, value in log.items() if key != "calibration"}
@@ -245,16 +248,14 @@ def run_train(args) -> int:
                             "recall_at_min_score": log["calibration"]["recall_at_min_score"]}))
         return 0
     if args.what == "fcn":
-        from . import train_fcn
-
+        train_fcn = training("fcn")
         train_fcn.train_fcn(args.data, args.out, steps=args.steps or train_fcn.STEPS, fine_tune=args.fine_tune,
                             learning_rate=args.learning_rate or train_fcn.LEARNING_RATE,
                             classify_weight=args.classify_weight or train_fcn.CLASSIFY_WEIGHT,
                             backgrounds=args.backgrounds or train_fcn.BACKGROUNDS,
                             object_side=args.object_side or train_fcn.OBJECT_SIDE)
         return 0
-    from . import train
-
+    train = training("classifier")
     train.train(args.data, args.out, epochs=args.epochs or train.EPOCHS, limit=args.limit, init=args.init,
                 peak_lr=train.PEAK_LR if args.peak_lr is None else args.peak_lr, teachers=args.teacher,
                 width=train.WIDTH if args.width is None else args.width)
@@ -283,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return command(args)
-    except USER_ERRORS as error:
+    except (*USER_ERRORS, MissingExtraError) as error:
         print(f"streamsee: error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:

@@ -29,7 +29,7 @@ def cifar_path() -> Path:
 
 @pytest.fixture(scope="session")
 def cifar_test(cifar_path):
-    from streamsee.data import load_cifar10
+    from streamsee.datasets.cifar10 import load_cifar10
 
     return load_cifar10(cifar_path, "test")
 
@@ -43,7 +43,7 @@ def media():
 def wallpapers() -> None:
     """Debian's wallpaper packages, which the box head is fitted on: installed by .ci/run; missing,
     a test that needs them fails in CI and skips elsewhere."""
-    from streamsee.scenes import WALLPAPER_FOLDER, WALLPAPER_PACKAGES, WALLPAPERS
+    from streamsee.datasets.scenes import WALLPAPER_FOLDER, WALLPAPER_PACKAGES, WALLPAPERS
 
     missing = [name for part in WALLPAPERS.values() for name in part if not (WALLPAPER_FOLDER / name).is_file()]
     if missing:

@@ -46,7 +46,7 @@ def test_leaving_early_or_raising_stops_the_threads(media):
     assert not streamsee_threads()
     with pytest.raises(KeyError):
         with streamsee.open(clip, mode="segment") as stream:
-            for frame in stream:
+            for _frame in stream:
                 raise KeyError("the caller's own bug")
     assert not streamsee_threads()
 

@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from streamsee.bench import bench_classifier, bench_paths, render_bench
+from streamsee.evaluation.bench import bench_classifier, bench_paths, render_bench
+
+pytestmark = pytest.mark.slow  # the bench on composed scenes
 
 
 def test_classifier_bench_times_each_model_and_view():

@@ -3,14 +3,17 @@
 import json
 
 import numpy as np
+import pytest
 
-from streamsee import box_head
-from streamsee.box_head import BACKGROUND
-from streamsee.boxes import DEFAULT_BOX_MODEL, calibrated_min_score, crop_boxes
-from streamsee.classifier import Classifier
-from streamsee.labels import NUM_CLASSES
-from streamsee.proposals import box_iou, make_proposals
-from streamsee.scenes import folder_backgrounds
+from streamsee.core.labels import NUM_CLASSES
+from streamsee.datasets.scenes import folder_backgrounds
+from streamsee.recognition.boxes import DEFAULT_BOX_MODEL, calibrated_min_score, crop_boxes
+from streamsee.recognition.classifier import Classifier
+from streamsee.recognition.proposals import box_iou, make_proposals
+from streamsee.training import boxes as box_head
+from streamsee.training.boxes import BACKGROUND
+
+pytestmark = pytest.mark.slow  # training smoke runs
 
 # What the shipped box model achieves (measured, in the comments), minus a margin.
 CIFAR_TEST_TOP1_FLOOR = 0.87  # measured 0.895 on these 1000 test images (the classifier: 0.916)
@@ -29,8 +32,8 @@ def test_jittered_boxes_stay_positives():
 
 
 def test_labelled_crops(cifar_path, wallpapers):
-    from streamsee.data import load_cifar10
-    from streamsee.scenes import background_photos
+    from streamsee.datasets.cifar10 import load_cifar10
+    from streamsee.datasets.scenes import background_photos
 
     crops, labels = box_head.labelled_crops(load_cifar10(cifar_path, "train"), background_photos("fit"), scenes=4)
     assert crops.dtype == np.uint8 and crops.shape[1:] == (32, 32, 3) and len(crops) == len(labels)
@@ -48,7 +51,7 @@ def test_tiny_fine_tuning_run(cifar_path, wallpapers, tmp_path):
 
 def test_box_model_starts_as_the_classifier():
     """Before fine-tuning the ten class scores are the classifier's and background scores zero."""
-    from streamsee.train import build_model
+    from streamsee.training.model import build_model
 
     classifier = build_model()
     classifier.load_weights(box_head.BACKBONE_WEIGHTS)
@@ -61,8 +64,8 @@ def test_box_model_starts_as_the_classifier():
 
 def test_box_model_still_knows_the_classes(cifar_path):
     """Fine-tuned on crops, it still names whole CIFAR-10 test images as the classifier does."""
-    from streamsee.classifier import DEFAULT_MODEL
-    from streamsee.data import load_cifar10
+    from streamsee.datasets.cifar10 import load_cifar10
+    from streamsee.recognition.classifier import DEFAULT_MODEL
 
     test = load_cifar10(cifar_path, "test")
     pick = np.random.default_rng(0).choice(len(test), 1000, replace=False)
@@ -87,7 +90,7 @@ def test_box_model_rejects_real_negatives(media):
 
 
 def test_calibration_picks_the_least_threshold_within_the_false_box_budget(cifar_path, wallpapers, tmp_path):
-    from streamsee.boxes import calibrate
+    from streamsee.training.box_calibration import calibrate
 
     report = calibrate(cifar_path, tmp_path, scenes=8, false_boxes_per_frame=1.0)
     assert json.loads((tmp_path / "box_calibration.json").read_text()) == json.loads(json.dumps(report))

@@ -6,8 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
-from streamsee.classifier import DEFAULT_MODEL, MODELS_DIR, Classifier, Ensemble, ModelFileError, to_bgr
-from streamsee.evaluate import evaluate_classifier
+from streamsee.core.frames import to_bgr
+from streamsee.evaluation.cifar import evaluate_classifier
+from streamsee.recognition.classifier import DEFAULT_MODEL, MODELS_DIR, Classifier, Ensemble
+from streamsee.recognition.runtime import ModelFileError
 
 # What the shipped int8 model scores on the 10,000 JPEG test images (with its mirror view, as
 # shipped), minus a hair. The target, 0.91, is not reached yet: see the model card.
@@ -26,17 +28,20 @@ def predictions(cifar_test):
     return result
 
 
+@pytest.mark.slow
 def test_shipped_int8_accuracy(predictions, cifar_test):
     top1 = float((predictions["classifier_int8.tflite"] == cifar_test.labels).mean())
     assert top1 >= INT8_TOP1_FLOOR
 
 
+@pytest.mark.slow
 def test_the_mirror_view_helps(predictions, cifar_test):
     with_mirror = (predictions["classifier_int8.tflite"] == cifar_test.labels).mean()
     one_view = (predictions["classifier_int8.tflite", "one view"] == cifar_test.labels).mean()
     assert with_mirror > one_view + 0.003
 
 
+@pytest.mark.slow
 def test_int8_close_to_float(predictions, cifar_test):
     int8, float_ = predictions["classifier_int8.tflite"], predictions["classifier_float.tflite"]
     assert (int8 == float_).mean() >= 0.99
@@ -52,6 +57,7 @@ def test_model_card_matches_the_shipped_files():
     assert f"{exported['classifier_int8.tflite']['test_top1']:.2%}" in card
 
 
+@pytest.mark.slow
 def test_evaluate_report(cifar_path):
     report = evaluate_classifier(cifar_path)
     assert report.n == 10000 and report.top1 >= INT8_TOP1_FLOOR
@@ -61,6 +67,7 @@ def test_evaluate_report(cifar_path):
                                      "ship", "truck"}
 
 
+@pytest.mark.slow
 def test_an_ensemble_is_the_mean_of_its_members_scores(cifar_path, cifar_test):
     alone = evaluate_classifier(cifar_path)
     twice = evaluate_classifier(cifar_path, [DEFAULT_MODEL, DEFAULT_MODEL])  # the mean of equal scores: the same
@@ -76,6 +83,7 @@ def test_an_ensemble_is_the_mean_of_its_members_scores(cifar_path, cifar_test):
         evaluate_classifier(cifar_path, [])
 
 
+@pytest.mark.slow
 def test_batches_of_any_size_give_the_same_answers(cifar_test):
     crops = cifar_test.images[:70]
     with Classifier() as classifier:

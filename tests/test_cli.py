@@ -49,6 +49,7 @@ def test_classify_bad_input_is_one_line(tmp_path, content):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_evaluate_json(cifar_path):
     result = streamsee("evaluate", "--data", cifar_path, "--json")
     assert result.returncode == 0, result.stderr
@@ -58,6 +59,7 @@ def test_evaluate_json(cifar_path):
     assert len(report["confusion"]) == 10 and all(len(row) == 10 for row in report["confusion"])
 
 
+@pytest.mark.slow
 def test_evaluate_table_and_bad_data_path(cifar_path, tmp_path):
     table = streamsee("evaluate", "--data", cifar_path)
     assert table.returncode == 0 and "top-1" in table.stdout and "confusion" in table.stdout
@@ -65,6 +67,7 @@ def test_evaluate_table_and_bad_data_path(cifar_path, tmp_path):
     assert missing.returncode == 2 and "nowhere.tar.gz" in missing.stderr and "Traceback" not in missing.stderr
 
 
+@pytest.mark.slow
 def test_train_into_a_folder_of_another_run(cifar_path, tmp_path):
     (tmp_path / "training_log.json").write_text(json.dumps({"epochs": 5, "limit": None, "batch_size": 256}))
     (tmp_path / "checkpoint.keras").write_bytes(b"x")
@@ -72,6 +75,7 @@ def test_train_into_a_folder_of_another_run(cifar_path, tmp_path):
     assert result.returncode == 2 and "resume it with the same settings" in result.stderr
 
 
+@pytest.mark.slow
 def test_evaluate_scenes_json(cifar_path, media):
     result = streamsee("evaluate", "--data", cifar_path, "--scenes", "4", "--backgrounds", media("negatives"), "--json")
     assert result.returncode == 0, result.stderr

@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from streamsee.config import CONFIG_DIR, PRESETS, RULES, ConfigError, RunConfig, load_config
+from streamsee.core.config import CONFIG_DIR, PRESETS, RULES, ConfigError, RunConfig, load_config
 
 
 def write(tmp_path, text: str, name: str = "run.toml"):
@@ -35,14 +35,16 @@ def test_default_preset_is_the_defaults_and_the_others_differ():
 
 
 def test_choices_agree_with_the_modules_they_copy():
-    from streamsee import analyse, config, proposals
+    from streamsee.core import config
+    from streamsee.live import analyser as analyse
+    from streamsee.recognition import proposals
 
     assert config.MODES == analyse.MODES
     assert config.PROPOSAL_METHODS == proposals.PROPOSAL_METHODS
 
 
 def test_default_working_width_is_the_measured_one():
-    from streamsee import fcn
+    from streamsee.recognition import fcn
 
     assert RunConfig().working_width == load_config("default").working_width == fcn.WORKING_WIDTH
     assert RunConfig().objectness_width == load_config("default").objectness_width == fcn.OBJECTNESS_WIDTH

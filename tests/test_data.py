@@ -5,8 +5,8 @@ import cv2
 import numpy as np
 import pytest
 
-from streamsee.data import DatasetFormatError, load_cifar10
-from streamsee.labels import CLASSES
+from streamsee.core.labels import CLASSES
+from streamsee.datasets.cifar10 import DatasetFormatError, load_cifar10
 
 
 def binary_records(n: int, seed: int):
@@ -73,6 +73,7 @@ def test_jpeg_folder_layout(tmp_path):
     assert sorted(set(test.labels.tolist())) == [CLASSES.index("cat"), CLASSES.index("ship")]
 
 
+@pytest.mark.slow
 def test_real_jpeg_archive(cifar_path):
     test = load_cifar10(cifar_path, "test")
     assert test.images.shape == (10000, 32, 32, 3)

@@ -1,4 +1,4 @@
-"""The live window (streamsee.display) on a real X server: Xvfb, real frames, real key presses.
+"""The live window (streamsee.render.display) on a real X server: Xvfb, real frames, real key presses.
 
 OpenCV's Qt backend binds to one display per process (and aborts the process when it cannot
 connect), so every window runs in a child process with DISPLAY set to the Xvfb display. Key
@@ -27,6 +27,8 @@ import cv2
 import numpy as np
 import pytest
 from needs import need
+
+pytestmark = pytest.mark.slow  # the window on Xvfb
 
 ROOT = Path(__file__).resolve().parent.parent
 TITLE = "streamsee-test"
@@ -188,11 +190,11 @@ SHOW_ANNOTATED = """
 import json, sys, threading, time
 import cv2, numpy as np
 from PIL import ImageGrab
-from streamsee.analyse import Analyser
-from streamsee.display import Window
+from streamsee.live.analyser import Analyser
+from streamsee.render.display import Window
 
 display, out, title = sys.argv[1], sys.argv[2], sys.argv[3]
-frame = cv2.imread("samples/chelsea.jpg")  # a photo of a cat, shipped with the project
+frame = cv2.imread("streamsee/samples/chelsea.jpg")  # a photo of a cat, shipped with the project
 assert frame is not None
 with Analyser("segment") as analyser:
     annotated = analyser.annotate(frame, analyser(frame))
@@ -277,10 +279,10 @@ def test_window_shows_annotated_frames(xvfb, tmp_path):
 RUN_UNTIL_QUIT = """
 import sys, time
 import cv2
-from streamsee.display import Window
+from streamsee.render.display import Window
 
 title = sys.argv[1]
-frame = cv2.imread("samples/chelsea.jpg")  # a photo of a cat, shipped with the project
+frame = cv2.imread("streamsee/samples/chelsea.jpg")  # a photo of a cat, shipped with the project
 assert frame is not None
 with Window(title) as window:
     shown, started = 0, time.monotonic()
@@ -344,7 +346,7 @@ def test_closing_the_window_ends_the_loop(window_loop):
 
 NO_DISPLAY = """
 import json, sys
-from streamsee.display import DisplayError, Window, display_available
+from streamsee.render.display import DisplayError, Window, display_available
 
 report = {"available": display_available()}
 try:
@@ -373,7 +375,7 @@ def test_unreachable_display_is_an_error_not_an_abort():
 
 
 def test_display_available_without_x(monkeypatch):
-    from streamsee import display
+    from streamsee.render import display
 
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
@@ -398,7 +400,7 @@ def test_the_command_line_shows_annotated_frames_and_quits_on_q(xvfb, tmp_path):
         out, rows = tmp_path / f"out{attempt}.mp4", tmp_path / f"rows{attempt}.jsonl"
         env = {key: value for key, value in os.environ.items() if key != "WAYLAND_DISPLAY"}
         env["DISPLAY"] = xvfb
-        process = subprocess.Popen([sys.executable, "-m", "streamsee.cli", "samples/sample.mp4", "--mode", "segment",
+        process = subprocess.Popen([sys.executable, "-m", "streamsee.cli", "streamsee/samples/sample.mp4", "--mode", "segment",
                                     "--realtime", "--output", str(out), "--jsonl", str(rows)], cwd=ROOT, env=env,
                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         user = XInput(xvfb)

@@ -5,10 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from streamsee.drawing import (CLASS_COLOURS, BoxAnnotator, HeatmapAnnotator, put_tag, side_by_side,
-                               tag_size, text_colour)
-from streamsee.labels import BACKGROUND_ID, CLASSES
-from streamsee.result import Result
+from streamsee.core.labels import BACKGROUND_ID, CLASSES
+from streamsee.core.result import Result
+from streamsee.render.drawing import (
+    CLASS_COLOURS,
+    BoxAnnotator,
+    HeatmapAnnotator,
+    put_tag,
+    side_by_side,
+    tag_size,
+    text_colour,
+)
 
 CAT = CLASSES.index("cat")
 GREY = 100

@@ -2,7 +2,9 @@
 
 import pytest
 
-from streamsee.footage_eval import CLIP_CLASSES, evaluate_footage, render_footage_report
+from streamsee.evaluation.footage import CLIP_CLASSES, evaluate_footage, render_footage_report
+
+pytestmark = pytest.mark.slow  # real media end to end
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import av
+import pytest
 
 
 def streamsee(*args, timeout=600):
@@ -13,6 +14,7 @@ def streamsee(*args, timeout=600):
                           capture_output=True, text=True, timeout=timeout)
 
 
+@pytest.mark.slow
 def test_slow_worker_against_a_realtime_source(media, tmp_path):
     clip = media("negatives/snowboarder.mp4")  # 29.97 fps, 3 s, 718x718: faster than both paths with dlib
     with av.open(str(clip)) as container:

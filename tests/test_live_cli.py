@@ -10,7 +10,6 @@ from pathlib import Path
 
 import av
 import pytest
-
 from test_sources import SAMPLE, free_port, sender, udp_port_taken
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,6 +27,7 @@ def one_line_error(result, *words, code=2):
         assert word in result.stderr, result.stderr
 
 
+@pytest.mark.slow
 def test_udp_stream_from_ffmpeg_to_annotated_video(tmp_path):
     port = free_port(socket.SOCK_DGRAM)
     url = f"udp://127.0.0.1:{port}"
@@ -57,6 +57,7 @@ def test_camera_that_is_not_there():
     one_line_error(streamsee("--camera", "42", "--no-display"), "camera", "42")
 
 
+@pytest.mark.slow
 def test_unreachable_url_times_out():
     port = free_port(socket.SOCK_DGRAM)
     started = time.monotonic()
@@ -79,6 +80,7 @@ def test_missing_config_names_the_presets():
     one_line_error(streamsee(SAMPLE, "--config", "turbo", "--no-display"), "turbo", "fast")
 
 
+@pytest.mark.slow
 def test_preset_and_override(tmp_path):
     stats = tmp_path / "stats.json"
     result = streamsee(SAMPLE, "--config", "fast", "--mode", "boxes", "--no-display", "--stats-json", stats)
@@ -97,11 +99,12 @@ def test_unwritable_output_is_refused_before_any_work(tmp_path):
 def test_missing_and_corrupt_model_files(tmp_path):
     bad = tmp_path / "bad.tflite"
     bad.write_bytes(b"not a model" * 20)
-    one_line_error(streamsee("classify", "--model", bad, ROOT / "samples" / "chelsea.jpg"), "bad.tflite")
-    one_line_error(streamsee("classify", "--model", tmp_path / "gone.tflite", ROOT / "samples" / "chelsea.jpg"),
+    one_line_error(streamsee("classify", "--model", bad, ROOT / "streamsee" / "samples" / "chelsea.jpg"), "bad.tflite")
+    one_line_error(streamsee("classify", "--model", tmp_path / "gone.tflite", ROOT / "streamsee" / "samples" / "chelsea.jpg"),
                    "gone.tflite")
 
 
+@pytest.mark.slow
 def test_no_input_plays_the_bundled_sample(tmp_path):
     stats = tmp_path / "stats.json"
     result = streamsee("--mode", "compare", "--no-display", "--stats-json", stats)

@@ -4,11 +4,13 @@ import cv2
 import numpy as np
 import pytest
 
-from streamsee.boxes import BoxDetector
-from streamsee.fcn import Segmenter
-from streamsee.classifier import softmax
-from streamsee.labels import BACKGROUND_ID, NUM_CLASSES
-from streamsee.scene_eval import evaluate_boxes, evaluate_fcn, make_scenes
+from streamsee.core.labels import BACKGROUND_ID, NUM_CLASSES
+from streamsee.evaluation.scenes import evaluate_boxes, evaluate_fcn, make_scenes
+from streamsee.recognition.boxes import BoxDetector
+from streamsee.recognition.fcn import ScoreMap
+from streamsee.recognition.outline import MAP_OFFSET, Outliner
+from streamsee.recognition.regions import ObjectFinder, RegionNamer, split_regions
+from streamsee.recognition.segmenter import Segmenter, peak_probability
 
 # What the shipped models achieve on these 24 held-out scenes (seed 0), minus a margin. The issue's
 # targets (mIoU >= 0.60, box recall >= 0.70 with <= 1 false box per frame) are higher for the FCN;
@@ -46,20 +48,26 @@ def test_segmenter_contract(scenes):
 
 
 def test_segmenter_settings_and_close():
+    # each step checks its own settings
     with pytest.raises(ValueError, match="working_width"):
-        Segmenter(working_width=100)
+        ScoreMap(working_width=100)
+    with pytest.raises(ValueError, match="working_width"):
+        Segmenter.at_widths(working_width=100)
     with pytest.raises(ValueError, match="max_background must be in \\(0, 1\\], got 1.5"):
-        Segmenter(max_background=1.5)
+        ObjectFinder(max_background=1.5)
     with pytest.raises(ValueError, match="class_max_background must be in \\(0, 1\\], got 0"):
-        Segmenter(class_max_background=0)
+        ObjectFinder(class_max_background=0)
     with pytest.raises(ValueError, match="split_background must be in \\[0, 1\\] \\(0: regions never split\\), got -0.1"):
-        Segmenter(split_background=-0.1)
+        RegionNamer(split_background=-0.1)
     with pytest.raises(ValueError, match="objectness_width must be a multiple of 8 and at least 32, got 20"):
-        Segmenter(objectness_width=20)
+        ObjectFinder(objectness_width=20)
+    with pytest.raises(ValueError, match="objectness_width must be a multiple of 8 and at least 32, got 20"):
+        Segmenter.at_widths(objectness_width=20)
     with pytest.raises(ValueError, match="outline_background must be in \\(0, 1\\], or None .*got 0"):
-        Segmenter(outline_background=0)
+        Outliner(0)
     with pytest.raises(ValueError, match="naming_opening must be a whole number of map cells, 0 or more .* got 2.5"):
-        Segmenter(naming_opening=2.5)
+        RegionNamer(naming_opening=2.5)
+    assert Segmenter.at_widths(96, 128).working_size((480, 640)) == (72, 96)
     segment = Segmenter()
     segment.close()
     segment.close()
@@ -73,13 +81,13 @@ def test_fcn_regions_are_named_whole(scenes):
     # background).
     import cv2
 
-    from streamsee.classifier import DEFAULT_MODEL
+    from streamsee.recognition.classifier import DEFAULT_MODEL
 
     frame = next(scene.image for scene in scenes if len(scene.class_id) >= 2)
     # each map cell's label at the frame's size (outline_background=None): naming, not the outline
-    with Segmenter(outline_background=None) as named, \
-            Segmenter(region_model=DEFAULT_MODEL, split_background=0, outline_background=None) as no_background, \
-            Segmenter(region_model=None, outline_background=None) as per_pixel:
+    with Segmenter(outliner=Outliner(None)) as named, \
+            Segmenter(namer=RegionNamer(DEFAULT_MODEL, split_background=0), outliner=Outliner(None)) as no_background, \
+            Segmenter(namer=RegionNamer(None), outliner=Outliner(None)) as per_pixel:
         by_box_model, by_classifier, by_pixel = named(frame), no_background(frame), per_pixel(frame)
     claimed = by_classifier.class_map != BACKGROUND_ID
     assert claimed.any()
@@ -97,14 +105,14 @@ def test_the_class_fcn_claims_only_where_it_is_sure(scenes):
     frame = next(scene.image for scene in scenes if len(scene.class_id) >= 2)
     masks = []
     for threshold in (0.05, 0.3, 1.0):
-        with Segmenter(class_max_background=threshold) as segment:
-            working = segment._shrunk(frame, segment.working_width)
-            probabilities = softmax(segment.run(working)[0])
-            objects, background, outline = segment.objects(frame, working, probabilities)
+        with ScoreMap() as scores, ObjectFinder(class_max_background=threshold) as find:
+            working = scores.shrink(frame)
+            probabilities = scores(working)
+            objects, background, outline = find(frame, working, probabilities)
             masks.append(objects)
             assert outline.shape == (96, 128)  # the objectness FCN's own map (at its working width)
-        with Segmenter(class_max_background=threshold, objectness_model=None) as alone:
-            own, _, _ = alone.objects(frame, working, probabilities)
+        with ObjectFinder(None, class_max_background=threshold) as alone:
+            own, _, _ = alone(frame, working, probabilities)
         likeliest = probabilities[..., :NUM_CLASSES].max(axis=2) > probabilities[..., NUM_CLASSES]
         np.testing.assert_array_equal(own, likeliest & (probabilities[..., NUM_CLASSES] < threshold))
         assert (own <= objects).all()
@@ -119,26 +127,23 @@ def test_a_tie_with_background_is_no_claim():
     probabilities[0, 0, 3] = 0.4   # tie
     probabilities[0, 1, 3] = 0.41  # a class likelier than background
     frame = np.zeros((8, 12, 3), np.uint8)
-    with Segmenter(objectness_model=None) as segment:
-        own, background, outline = segment.objects(frame, frame[None], probabilities)
+    with ObjectFinder(None) as find:
+        own, background, outline = find(frame, frame[None], probabilities)
     np.testing.assert_array_equal(own, [[False, True, False], [False, False, False]])
     np.testing.assert_array_equal(background, probabilities[..., NUM_CLASSES])
     np.testing.assert_array_equal(outline, background)  # no objectness FCN: the class FCN's outline
 
 
 def test_the_outline_follows_the_objectness_map_finer_than_its_cells():
-    from streamsee.fcn import MAP_OFFSET
-
     labels = np.full((10, 10), BACKGROUND_ID, np.uint8)
     labels[4:6, 4:6] = 3          # a named region of 2x2 cells
     labels[1:3, 7:9] = 5          # one the outline map does not see at all (the class FCN's alone)
     outline = np.ones((10, 10), np.float32)
     outline[3:7, 3:7] = 0.0       # the object is a cell wider all round than its region ...
     outline[5, 5] = 1.0           # ... but for one cell
-    with Segmenter(objectness_model=None) as segment, Segmenter(objectness_model=None, outline_background=None) as cells:
-        class_map = segment.class_map(labels, outline, (80, 80, 3))
-        np.testing.assert_array_equal(cells.class_map(labels, outline, (80, 80, 3)),
-                                      cv2.resize(labels, (80, 80), interpolation=cv2.INTER_NEAREST))
+    class_map = Outliner()(labels, outline, (80, 80, 3))
+    np.testing.assert_array_equal(Outliner(None)(labels, outline, (80, 80, 3)),
+                                  cv2.resize(labels, (80, 80), interpolation=cv2.INTER_NEAREST))
 
     def at(row, col):  # the frame pixel at a cell's centre, where the map lies on the frame
         return class_map[int(8 * (row + 0.5 + MAP_OFFSET)), int(8 * (col + 0.5 + MAP_OFFSET))]
@@ -159,7 +164,7 @@ def test_a_region_is_named_from_its_body_not_its_spurs():
     region = np.zeros((40, 60), bool)
     region[10:30, 5:25] = True
     region[19:21, 25:50] = True
-    with Segmenter(objectness_model=None) as opened, Segmenter(objectness_model=None, naming_opening=0) as whole:
+    with RegionNamer() as opened, RegionNamer(naming_opening=0) as whole:
         assert opened.naming_box(region, min_pixels=10) == (5, 10, 25, 30)
         assert whole.naming_box(region, min_pixels=10) == (5, 10, 50, 30)
         # too little left once opened (a thin region): its whole box
@@ -169,8 +174,6 @@ def test_a_region_is_named_from_its_body_not_its_spurs():
 
 
 def test_regions_split_between_their_cores():
-    from streamsee.fcn import split_regions
-
     # two sure squares joined by a bridge of less sure pixels: one region, two cores
     objects = np.zeros((40, 60), bool)
     objects[10:30, 5:25] = objects[10:30, 35:55] = objects[18:22, 25:35] = True
@@ -227,9 +230,7 @@ def test_fcn_on_held_out_scenes(scenes):
 
 
 def test_region_peak_is_at_least_its_mean(scenes):
-    from streamsee.fcn import peak_probability
-
-    with Segmenter(max_background=0.5) as segment:
+    with Segmenter(objects=ObjectFinder(max_background=0.5)) as segment:
         result = segment(scenes[1].image)
     assert len(result) > 0
     peaks = peak_probability(result)

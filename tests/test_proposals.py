@@ -5,8 +5,17 @@ import numpy as np
 import pytest
 from skimage import data
 
-from streamsee.proposals import (PROPOSAL_METHODS, BoundieBoxies, DlibProposals, box_iou,
-                                 make_proposals, recall, snap_to_edges, suppress_duplicates, unique_rows)
+from streamsee.recognition.boundieboxies import ClusterSettings, PointSettings, TreeSettings, snap_to_edges
+from streamsee.recognition.proposals import (
+    PROPOSAL_METHODS,
+    BoundieBoxies,
+    DlibProposals,
+    box_iou,
+    make_proposals,
+    recall,
+    suppress_duplicates,
+    unique_rows,
+)
 
 # Recall (IoU >= 0.5) of the pasted patches in `scene(8)`, measured at 1.0 for both methods
 # with the default settings, less a margin.
@@ -89,7 +98,7 @@ def test_grouping_joins_neighbouring_clusters():
     clusters = np.array([[0, 0, 10, 20], [10, 0, 20, 20], [100, 100, 110, 110]], np.float32)
     colours = np.zeros((3, 3))
     for linkage in ("ward", "single", "complete", "average"):
-        nodes = BoundieBoxies(trees=((linkage, 0.0),)).grouped(clusters, colours)
+        nodes = BoundieBoxies(trees=TreeSettings(((linkage, 0.0),))).grouped(clusters, colours)
         assert nodes.dtype == np.float32 and nodes.shape == (5, 4)
         np.testing.assert_array_equal(nodes[:3], clusters)
         np.testing.assert_array_equal(nodes[3], [0, 0, 20, 20])
@@ -103,10 +112,10 @@ def test_colour_trees_join_clusters_of_one_colour_first():
     colour, the two of one colour join first, whichever they are."""
     clusters = np.array([[0, 0, 10, 10], [20, 0, 30, 10], [40, 0, 50, 10]], np.float32)
     colours = np.array([[200, 128, 128], [60, 128, 128], [60, 128, 128]], np.float64)  # Lab: light, dark, dark
-    first_join = BoundieBoxies(trees=(("ward", 2.0),)).grouped(clusters, colours)[3]
+    first_join = BoundieBoxies(trees=TreeSettings((("ward", 2.0),))).grouped(clusters, colours)[3]
     np.testing.assert_array_equal(first_join, [20, 0, 50, 10])
     colours[[0, 2]] = colours[[2, 0]]  # now the first two share a colour
-    first_join = BoundieBoxies(trees=(("ward", 2.0),)).grouped(clusters, colours)[3]
+    first_join = BoundieBoxies(trees=TreeSettings((("ward", 2.0),))).grouped(clusters, colours)[3]
     np.testing.assert_array_equal(first_join, [0, 0, 30, 10])
 
 
@@ -163,17 +172,17 @@ def test_cluster_boxes_bound_each_cluster_with_enough_points():
     points = np.array([[5, 9], [1, 2], [3, 4], [40, 41], [7, 0], [42, 40], [2, 8]], np.float32)
     labels = np.array([0, 0, 0, 2, 0, 2, 0])  # cluster 1 is empty, cluster 2 has two points
     counts = np.bincount(labels, minlength=3)
-    boxes, kept = BoundieBoxies(min_cluster_points=2).cluster_boxes(points, labels, counts)
+    boxes, kept = BoundieBoxies(clusters=ClusterSettings(min_cluster_points=2)).cluster_boxes(points, labels, counts)
     np.testing.assert_array_equal(kept, [True, False, True])
     np.testing.assert_array_equal(boxes, [[1, 0, 8, 10], [40, 40, 43, 42]])  # x2, y2 one past the last point
-    boxes, kept = BoundieBoxies(min_cluster_points=3).cluster_boxes(points, labels, counts)
+    boxes, kept = BoundieBoxies(clusters=ClusterSettings(min_cluster_points=3)).cluster_boxes(points, labels, counts)
     np.testing.assert_array_equal(kept, [True, False, False])
     np.testing.assert_array_equal(boxes, [[1, 0, 8, 10]])
 
 
 def test_big_blobs_get_more_seeds():
     """k follows the data: a blob of points gets one seed per `seed_points` of its points."""
-    proposer = BoundieBoxies(seed_points=100)
+    proposer = BoundieBoxies(clusters=ClusterSettings(seed_points=100))
     line = np.stack([np.arange(10, 260), np.full(250, 50)], axis=1).astype(np.float32)  # one 250-point blob
     dot = np.array([[5, 150], [6, 150], [5, 151], [6, 151], [7, 150], [7, 151]], np.float32)  # six points
     seeds = proposer.seeds(np.concatenate([line, dot]), (200, 300))
@@ -191,7 +200,7 @@ def test_dlib_keeps_at_most_max_boxes(eight_objects):
 
 def test_factory_passes_settings_and_rejects_unknown_names():
     assert PROPOSAL_METHODS == ("boundieboxies", "dlib")
-    assert isinstance(make_proposals("boundieboxies", max_points=500), BoundieBoxies)
+    assert isinstance(make_proposals("boundieboxies", points=PointSettings(max_points=500)), BoundieBoxies)
     assert make_proposals("dlib", max_boxes=5).max_boxes == 5
     with pytest.raises(ValueError, match=r"'edgeboxes'.*boundieboxies, dlib"):
         make_proposals("edgeboxes")

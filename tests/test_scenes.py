@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from streamsee.labels import BACKGROUND_ID
-from streamsee.scenes import compose, folder_backgrounds, skimage_backgrounds
+from streamsee.core.labels import BACKGROUND_ID
+from streamsee.datasets.scenes import compose, folder_backgrounds, skimage_backgrounds
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def test_calibration_photos_are_kept_out_of_fitting():
 
 
 def test_wallpapers_are_split_into_fitting_and_calibration(wallpapers):
-    from streamsee.scenes import WALLPAPERS, wallpaper_backgrounds
+    from streamsee.datasets.scenes import WALLPAPERS, wallpaper_backgrounds
 
     assert not set(WALLPAPERS["fit"]) & set(WALLPAPERS["calibrate"])
     fit, calibrate = wallpaper_backgrounds("fit"), wallpaper_backgrounds("calibrate")
@@ -61,7 +61,7 @@ def test_wallpapers_are_split_into_fitting_and_calibration(wallpapers):
 
 
 def test_missing_wallpapers_name_the_packages(tmp_path):
-    from streamsee.scenes import wallpaper_backgrounds
+    from streamsee.datasets.scenes import wallpaper_backgrounds
 
     with pytest.raises(FileNotFoundError, match="apt-get install lomiri-wallpapers mate-backgrounds"):
         wallpaper_backgrounds("fit", folder=tmp_path)

@@ -9,6 +9,8 @@ import time
 import av
 import pytest
 
+pytestmark = pytest.mark.slow  # real-time runs interrupted
+
 
 def rows_written(path):
     return len(path.read_text().splitlines()) if path.exists() else 0

@@ -16,13 +16,23 @@ import av
 import numpy as np
 import pytest
 
-from streamsee import sources
-from streamsee.sources import (SAMPLE_VIDEO, Camera, CameraError, Frame, ImageFiles, NetworkStream, Paced, StreamError,
-                               VideoFile, open_source)
+from streamsee.video import sources
+from streamsee.video.sources import (
+    SAMPLE_VIDEO,
+    Camera,
+    CameraError,
+    Frame,
+    ImageFiles,
+    NetworkStream,
+    Paced,
+    StreamError,
+    VideoFile,
+    open_source,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "samples" / "sample.mp4"
-CHELSEA = ROOT / "samples" / "chelsea.jpg"
+SAMPLE = ROOT / "streamsee" / "samples" / "sample.mp4"
+CHELSEA = ROOT / "streamsee" / "samples" / "chelsea.jpg"
 
 
 def ffmpeg() -> str:
@@ -100,7 +110,7 @@ def check_frames(frames: list[Frame], size: tuple[int, int]) -> None:
 
 
 def test_sample_video_is_640x480_h264_6s_at_25fps():
-    assert SAMPLE == SAMPLE_VIDEO and SAMPLE.is_file(), "run python samples/make_samples.py"
+    assert SAMPLE == SAMPLE_VIDEO and SAMPLE.is_file(), "run python scripts/make_samples.py"
     assert SAMPLE.stat().st_size < 1_500_000
     with av.open(str(SAMPLE)) as container:
         stream = container.streams.video[0]
@@ -180,6 +190,7 @@ def test_password_is_kept_out_of_messages():
     assert "hunter2" not in str(raised.value) and "viewer:***@127.0.0.1" in str(raised.value)
 
 
+@pytest.mark.slow
 def test_udp_stream_from_a_real_sender_ends_by_itself_when_the_sender_stops():
     ffmpeg()
     port = free_port(socket.SOCK_DGRAM)
@@ -213,8 +224,9 @@ def test_udp_stream_from_a_real_sender_ends_by_itself_when_the_sender_stops():
         process.wait()
 
 
+@pytest.mark.slow
 def test_tcp_stream_with_audio_ends_cleanly_and_copies_into_a_video(tmp_path):
-    from streamsee.sinks import VideoSink
+    from streamsee.video.sinks import VideoSink
 
     ffmpeg()
     port = free_port(socket.SOCK_STREAM)
@@ -269,7 +281,7 @@ def test_open_source_without_input_opens_the_bundled_sample():
 
 def test_missing_sample_says_how_to_make_it(monkeypatch, tmp_path):
     monkeypatch.setattr(sources, "SAMPLE_VIDEO", tmp_path / "sample.mp4")
-    with pytest.raises(FileNotFoundError, match="python samples/make_samples.py"):
+    with pytest.raises(FileNotFoundError, match="python scripts/make_samples.py"):
         open_source(None)
 
 

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "chelsea.jpg"
+SAMPLE = Path(__file__).resolve().parent.parent / "streamsee" / "samples" / "chelsea.jpg"
 ROW_KEYS = {"frame", "t", "mode", "analysed", "latency_ms", "boxes", "segments"}
 
 

@@ -6,10 +6,9 @@ import time
 import numpy as np
 import pytest
 
-from streamsee.analyse import PathResult
-from streamsee.result import Result
-from streamsee.sources import Frame
-from streamsee.stream import Analysed, Stream
+from streamsee.core.result import PathResult, Result
+from streamsee.live.stream import Analysed, Stream
+from streamsee.video.sources import Frame
 
 
 class CountingSource:

@@ -4,8 +4,8 @@ import io
 
 from rich.console import Console
 
-from streamsee.stats import Stats
-from streamsee.terminal import TerminalView, stats_table
+from streamsee.live.stats import Stats
+from streamsee.render.terminal import TerminalView, stats_table
 
 
 def run_stats():

@@ -7,9 +7,13 @@ import pytest
 
 pytest.importorskip("keras")
 
-from streamsee import train_fcn  # noqa: E402
-from streamsee.fcn import Segmenter  # noqa: E402
-from streamsee.labels import BACKGROUND_ID  # noqa: E402
+from streamsee.core.labels import BACKGROUND_ID  # noqa: E402
+from streamsee.recognition.fcn import ScoreMap  # noqa: E402
+from streamsee.recognition.regions import ObjectFinder  # noqa: E402
+from streamsee.recognition.segmenter import Segmenter  # noqa: E402
+from streamsee.training import fcn as train_fcn  # noqa: E402
+
+pytestmark = pytest.mark.slow  # training smoke runs
 
 
 def test_fcn_architecture_starts_from_the_classifier():
@@ -29,7 +33,7 @@ def test_tiny_training_run_exports_and_calibrates(cifar_path, wallpapers, tmp_pa
     assert calibration["max_background"] in train_fcn.MAX_BACKGROUND_SWEEP
     assert len(calibration["sweep"]) == len(train_fcn.MAX_BACKGROUND_SWEEP) and calibration["scenes"] == 24
     assert "Claim threshold" in (tmp_path / "MODEL_CARD.md").read_text()
-    with Segmenter(tmp_path / train_fcn.INT8_NAME, max_background=0.5) as segment:
+    with Segmenter(ScoreMap(tmp_path / train_fcn.INT8_NAME), ObjectFinder(max_background=0.5)) as segment:
         result = segment(np.full((120, 160, 3), 90, np.uint8))
     assert result.class_map.shape == (120, 160)
     assert set(np.unique(result.class_map)) <= set(range(10)) | {BACKGROUND_ID}
@@ -71,8 +75,8 @@ def test_a_finished_run_is_not_fitted_again(cifar_path, tmp_path):
 
 
 def test_scenes_on_the_wallpapers_with_chosen_object_sides(cifar_path, wallpapers, tmp_path):
-    from streamsee.data import load_cifar10
-    from streamsee.scenes import background_photos
+    from streamsee.datasets.cifar10 import load_cifar10
+    from streamsee.datasets.scenes import background_photos
 
     train = load_cifar10(cifar_path, "train")
     images, maps = next(train_fcn.scene_batches(train.images[:200], train.labels[:200], background_photos("fit"),

@@ -8,6 +8,8 @@ from fractions import Fraction
 import av
 import pytest
 
+pytestmark = pytest.mark.slow  # real media end to end
+
 
 def streamsee(*args, cwd=None, timeout=600):
     return subprocess.run([sys.executable, "-m", "streamsee.cli", *map(str, args)], cwd=cwd,

@@ -1,0 +1,94 @@
+"""The box path: cheap region proposals, every crop classified in one batch, per-class NMS.
+
+Crops are classified by the box model (models/boxes, made by `streamsee train boxes`): the shared
+classifier fine-tuned on proposal crops with an eleventh class, background, so that crops showing
+none of the ten classes are rejected. A plain 10-class classifier works too (no background).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from streamsee.core.files import MODELS_DIR
+from streamsee.core.frames import check_frame
+from streamsee.core.labels import NUM_CLASSES
+from streamsee.core.resource import Resource
+from streamsee.core.result import Result
+from streamsee.recognition.classifier import INPUT_SIZE, Classifier
+from streamsee.recognition.proposals import make_proposals
+
+BOX_MODELS_DIR = MODELS_DIR / "boxes"
+DEFAULT_BOX_MODEL = BOX_MODELS_DIR / "boxes_int8.tflite"  # made by `streamsee train boxes`
+CALIBRATION = BOX_MODELS_DIR / "box_calibration.json"  # made by `streamsee train boxes`
+FALLBACK_MIN_SCORE = 0.9
+
+
+def crop_boxes(frame: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """The frame under each box, resized to the model's 32x32 input: (N, 32, 32, 3) uint8."""
+    crops = np.empty((len(boxes), INPUT_SIZE, INPUT_SIZE, 3), np.uint8)
+    for i, (x1, y1, x2, y2) in enumerate(np.round(boxes).astype(int)):
+        crops[i] = cv2.resize(frame[y1:y2, x1:x2], (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_AREA)
+    return crops
+
+
+def calibrated_min_score(proposals: str, calibration: Path = CALIBRATION) -> float:
+    """The least class probability a box needs, as calibrated for this proposal method."""
+    if calibration.is_file():
+        return float(json.loads(calibration.read_text())["min_score"].get(proposals, FALLBACK_MIN_SCORE))
+    return FALLBACK_MIN_SCORE
+
+
+class BoxDetector(Resource):
+    """Boxes with label and score for BGR uint8 frames of any size.
+
+    >>> with BoxDetector(proposals="boundieboxies") as detect:
+    ...     result = detect(frame)
+    """
+
+    def __init__(self, proposals: str = "boundieboxies", model_path: os.PathLike | str = DEFAULT_BOX_MODEL,
+                 min_score: float | None = None, nms_iou: float = 0.3, max_proposals: int = 150,
+                 threads: int | None = None):
+        self.proposal_method = proposals
+        self.propose = make_proposals(proposals)
+        self.classifier = Classifier(model_path, threads)
+        self.min_score = calibrated_min_score(proposals) if min_score is None else min_score
+        self.nms_iou = nms_iou
+        self.max_proposals = max_proposals  # crops classified per frame, the method's likeliest first (0: all)
+
+    def close(self) -> None:
+        self.classifier.close()
+
+    def classify_boxes(self, frame: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """Probabilities of the frame's crops under `boxes`, one batch: (N, 11), background last
+        (or (N, 10) with a plain classifier)."""
+        return self.classifier.predict(crop_boxes(frame, boxes))
+
+    def __call__(self, frame: np.ndarray) -> Result:
+        check_frame(frame)
+        return self.detect(frame, self.propose(frame))
+
+    def detect(self, frame: np.ndarray, boxes: np.ndarray) -> Result:
+        """Classify the proposals `boxes` of `frame` (the first max_proposals), keep the confident ones,
+        per-class NMS."""
+        if self.max_proposals:
+            boxes = boxes[:self.max_proposals]
+        if not len(boxes):
+            return Result()
+        probabilities = self.classify_boxes(frame, boxes)[:, :NUM_CLASSES]  # background only lowers them
+        class_id = probabilities.argmax(axis=1)
+        score = probabilities.max(axis=1)
+        confident = score >= self.min_score
+        boxes, class_id, score = boxes[confident], class_id[confident], score[confident]
+        if not len(boxes):
+            return Result()
+        xywh = np.column_stack([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]]).tolist()
+        keep = cv2.dnn.NMSBoxesBatched(xywh, score.tolist(), class_id.tolist(), self.min_score, self.nms_iou)
+        keep = np.asarray(keep, dtype=int).reshape(-1)
+        keep = keep[np.argsort(-score[keep])]
+        return Result(boxes[keep], class_id[keep], score[keep])
+

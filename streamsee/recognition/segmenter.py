@@ -1,0 +1,107 @@
+"""The FCN path: per-pixel classes for a frame, as a short sequence of named steps.
+
+1. score the frame with the class FCN at its working width (fcn.ScoreMap);
+2. find the object pixels from it and from the objectness FCN (regions.ObjectFinder);
+3. split the connected object regions and name each as a whole (regions.RegionNamer);
+4. lay the labels onto the frame, their outline finer than the map's cells (outline.Outliner);
+5. summarise: one region per class present (area fraction, mean probability, bounding box).
+
+Each step takes only its own settings; Segmenter() builds the shipped defaults.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from streamsee.core.frames import check_frame
+from streamsee.core.labels import BACKGROUND_ID
+from streamsee.core.resource import Resource
+from streamsee.core.result import Result
+from streamsee.recognition.fcn import OBJECTNESS_WIDTH, WORKING_WIDTH, ScoreMap
+from streamsee.recognition.outline import Outliner
+from streamsee.recognition.regions import ObjectFinder, RegionNamer, bounding_box
+
+
+class Segmenter(Resource):
+    """Per-pixel classes for BGR uint8 frames of any size; closes the steps it is given.
+
+    >>> with Segmenter() as segment:
+    ...     result = segment(frame)     # Result with class_map, probabilities, one box per class
+    >>> Segmenter(objects=ObjectFinder(max_background=0.3), outliner=Outliner(None))  # other settings
+    """
+
+    def __init__(self, scores: ScoreMap | None = None, objects: ObjectFinder | None = None,
+                 namer: RegionNamer | None = None, outliner: Outliner | None = None):
+        steps = []
+        try:
+            self.scores = ScoreMap() if scores is None else scores
+            steps.append(self.scores)
+            self.objects = ObjectFinder() if objects is None else objects
+            steps.append(self.objects)
+            self.namer = RegionNamer() if namer is None else namer
+        except Exception:
+            for step in steps:
+                step.close()
+            raise
+        self.outliner = Outliner() if outliner is None else outliner
+
+    @classmethod
+    def at_widths(cls, working_width: int = WORKING_WIDTH, objectness_width: int = OBJECTNESS_WIDTH,
+                  threads: int | None = None) -> Segmenter:
+        """The shipped steps with the class FCN and the objectness FCN at these working widths."""
+        scores = ScoreMap(working_width=working_width, threads=threads)
+        try:
+            return cls(scores, ObjectFinder(objectness_width=objectness_width, threads=threads),
+                       RegionNamer(threads=threads))
+        except Exception:
+            scores.close()
+            raise
+
+    @property
+    def working_width(self) -> int:
+        return self.scores.working_width
+
+    @property
+    def objectness_width(self) -> int:
+        return self.objects.objectness_width
+
+    def working_size(self, frame_shape: tuple[int, ...]) -> tuple[int, int]:
+        """(height, width) the class FCN sees for a frame of this shape: aspect kept, multiples of 8."""
+        return self.scores.working_size(frame_shape)
+
+    def close(self) -> None:
+        for step in (self.namer, self.objects, self.scores):
+            step.close()
+
+    def __call__(self, frame: np.ndarray) -> Result:
+        check_frame(frame)
+        working = self.scores.shrink(frame)
+        probabilities = self.scores(working)
+        objects, background, outline = self.objects(frame, working, probabilities)
+        labels = self.namer(frame, objects, background, probabilities)
+        min_area = self.namer.min_area
+        too_small = np.bincount(labels.ravel(), minlength=BACKGROUND_ID + 1) < min_area * labels.size
+        too_small[BACKGROUND_ID] = False
+        labels[too_small[labels]] = BACKGROUND_ID  # classes covering too little of the map are dropped
+        class_map = self.outliner(labels, outline, frame.shape)
+        return summarise(class_map, labels, probabilities)
+
+
+def summarise(class_map: np.ndarray, labels: np.ndarray, probabilities: np.ndarray) -> Result:
+    """The Result: one region per class in the frame-size class map, with its box, its share of the
+    frame and its mean probability over the map cells labelled with it."""
+    pixels = np.bincount(class_map.ravel(), minlength=BACKGROUND_ID + 1)  # per class, at the frame's size
+    boxes, class_ids, scores, areas = [], [], [], []
+    for class_id in np.nonzero(pixels[:BACKGROUND_ID])[0].tolist():
+        boxes.append(bounding_box(class_map == class_id))
+        class_ids.append(class_id)
+        scores.append(float(probabilities[..., class_id][labels == class_id].mean()))
+        areas.append(float(pixels[class_id] / class_map.size))
+    return Result(np.array(boxes, np.float32).reshape(-1, 4), class_ids, scores, areas, class_map, probabilities)
+
+
+def peak_probability(result: Result) -> np.ndarray:
+    """Per region of an FCN result, the highest probability of its class anywhere in the frame."""
+    if result.probabilities is None:
+        return np.zeros(0, np.float32)
+    return np.array([result.probabilities[..., c].max() for c in result.class_id], np.float32)

@@ -1,0 +1,229 @@
+"""Drawing results on frames, in the style of Roboflow supervision.
+
+Every drawer is a class holding its settings, with one method `annotate(frame, result) -> frame`.
+Frames are BGR uint8 (H, W, 3); annotators return a new array and never modify their input.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from streamsee.core.frames import check_frame
+from streamsee.core.labels import CLASSES
+from streamsee.core.result import Result
+
+Colour = tuple[int, int, int]  # B, G, R
+
+# One distinct, readable colour per class (BGR), after Sasha Trubetskoy's distinct colours.
+CLASS_COLOURS: tuple[Colour, ...] = (
+    (200, 130, 0),    # airplane: blue
+    (75, 25, 230),    # automobile: red
+    (25, 225, 255),   # bird: yellow
+    (48, 130, 245),   # cat: orange
+    (40, 110, 170),   # deer: brown
+    (230, 50, 240),   # dog: magenta
+    (75, 180, 60),    # frog: green
+    (180, 30, 145),   # horse: purple
+    (240, 240, 70),   # ship: cyan
+    (128, 128, 0),    # truck: teal
+)
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+
+
+def text_colour(background: Colour) -> Colour:
+    """Black or white, whichever reads better on `background` (BGR)."""
+    b, g, r = background
+    return (0, 0, 0) if 0.114 * b + 0.587 * g + 0.299 * r > 150 else (255, 255, 255)
+
+
+def _text_metrics(text: str, font_scale: float, thickness: int) -> tuple[int, int, int]:
+    """Width, height above the baseline and depth below it; the same height for every text
+    (at least that of "Ay"), so tags with and without descenders line up."""
+    (width, height), baseline = cv2.getTextSize(text, FONT, font_scale, thickness)
+    (_, ref_height), ref_baseline = cv2.getTextSize("Ay", FONT, font_scale, thickness)
+    return width, max(height, ref_height), max(baseline, ref_baseline)
+
+
+def tag_size(text: str, font_scale: float = 0.5, thickness: int = 1, padding: int = 3) -> tuple[int, int]:
+    """Width and height in pixels of the tag `put_tag` draws for `text`."""
+    width, height, baseline = _text_metrics(text, font_scale, thickness)
+    return width + 2 * padding, height + baseline + 2 * padding
+
+
+def put_tag(frame: np.ndarray, text: str, origin: tuple[int, int], colour: Colour,
+            font_scale: float = 0.5, thickness: int = 1, padding: int = 3) -> np.ndarray:
+    """Draw `text` on a filled `colour` rectangle whose top-left corner is `origin` (x, y).
+
+    The tag is shifted to lie inside the frame where it fits. Draws in place and returns `frame`.
+    """
+    width, height = tag_size(text, font_scale, thickness, padding)
+    x = int(min(max(origin[0], 0), max(frame.shape[1] - width, 0)))
+    y = int(min(max(origin[1], 0), max(frame.shape[0] - height, 0)))
+    cv2.rectangle(frame, (x, y), (x + width - 1, y + height - 1), colour, cv2.FILLED)
+    text_height = _text_metrics(text, font_scale, thickness)[1]
+    cv2.putText(frame, text, (x + padding, y + padding + text_height), FONT, font_scale,
+                text_colour(colour), thickness, cv2.LINE_AA)
+    return frame
+
+
+class BoxAnnotator:
+    """Each box in its class colour, with a filled "label score" tag above it."""
+
+    def __init__(self, thickness: int = 2, font_scale: float = 0.5, text_thickness: int = 1,
+                 colours: tuple[Colour, ...] = CLASS_COLOURS):
+        self.thickness = thickness
+        self.font_scale = font_scale
+        self.text_thickness = text_thickness
+        self.colours = colours
+
+    def annotate(self, frame: np.ndarray, result: Result) -> np.ndarray:
+        check_frame(frame)
+        out = frame.copy()
+        boxes = np.round(result.xyxy).astype(np.int64)
+        for (x1, y1, x2, y2), class_id in zip(boxes.tolist(), result.class_id.tolist()):
+            cv2.rectangle(out, (x1, y1), (x2, y2), self.colours[class_id], self.thickness)
+        # Tags after all boxes, least confident first, so the most confident tag ends up on top.
+        for i in np.argsort(result.score, kind="stable"):
+            x1, y1 = boxes[i, :2].tolist()
+            text = f"{CLASSES[result.class_id[i]]} {result.score[i]:.2f}"
+            height = tag_size(text, self.font_scale, self.text_thickness)[1]
+            top = y1 - self.thickness // 2 - height
+            if top < 0:  # box touches the top edge: hang the tag inside the box instead
+                top = y1 + (self.thickness + 1) // 2
+            put_tag(out, text, (x1 - self.thickness // 2, top), self.colours[result.class_id[i]],
+                    self.font_scale, self.text_thickness)
+        return out
+
+
+class HeatmapAnnotator:
+    """Segmentation as a per-class coloured heatmap whose opacity follows the probability.
+
+    Each pixel takes the colour of its most likely class (or `result.class_map` where given) and
+    is blended over the frame with opacity `alpha * p`, p that class's probability: confident
+    regions show strongly, uncertain ones faintly, background (class_map == 255) not at all.
+    """
+
+    def __init__(self, alpha: float = 0.6, legend: bool = True, legend_corner: str = "top-right",
+                 font_scale: float = 0.45, colours: tuple[Colour, ...] = CLASS_COLOURS):
+        if legend_corner not in ("top-left", "top-right", "bottom-left", "bottom-right"):
+            raise ValueError(f"legend_corner must be top-/bottom- left/right, got {legend_corner!r}")
+        self.alpha = alpha
+        self.legend = legend
+        self.legend_corner = legend_corner
+        self.font_scale = font_scale
+        self.colours = colours
+        self._palette = np.zeros((256, 3), np.uint8)  # colour per class-map value
+        self._palette[:len(colours)] = colours
+
+    def annotate(self, frame: np.ndarray, result: Result) -> np.ndarray:
+        check_frame(frame)
+        if result.probabilities is None:
+            return frame.copy()
+        height, width = frame.shape[:2]
+        # Opacity is worked out at the probability map's resolution and only that one plane is
+        # upsampled (resizing all eleven planes to the frame was the slowest step of a frame).
+        probabilities = result.probabilities
+        low_height, low_width = probabilities.shape[:2]
+        if result.class_map is None:  # most likely class and its probability, background ignored
+            low_map = probabilities[..., :len(CLASSES)].argmax(axis=2).astype(np.uint8)
+            class_map = cv2.resize(low_map, (width, height), interpolation=cv2.INTER_NEAREST)
+        else:
+            class_map = result.class_map
+            if class_map.shape != (height, width):
+                class_map = cv2.resize(class_map, (width, height), interpolation=cv2.INTER_NEAREST)
+            low_map = cv2.resize(class_map, (low_width, low_height), interpolation=cv2.INTER_NEAREST)
+        is_class = low_map < len(CLASSES)
+        low_opacity = np.take_along_axis(probabilities, np.where(is_class, low_map, 0)[..., None], axis=2)[..., 0]
+        low_opacity = np.where(is_class, low_opacity, 0.0).astype(np.float32)
+        opacity = cv2.resize(low_opacity, (width, height), interpolation=cv2.INTER_LINEAR)
+        opacity[class_map >= len(CLASSES)] = 0.0  # background (255) stays clear, edges stay sharp
+        opacity = self.alpha * np.clip(opacity, 0.0, 1.0)
+        colour = self._palette[class_map]
+        out = cv2.blendLinear(frame, colour, 1.0 - opacity, opacity)
+        if self.legend:
+            self._draw_legend(out, sorted(set(result.class_id.tolist())))
+        return out
+
+    def _draw_legend(self, frame: np.ndarray, class_ids: list[int]) -> None:
+        """A swatch and name per class on a dark semi-transparent panel, in place."""
+        if not class_ids:
+            return
+        pad, margin = 6, 8
+        _, text_height, baseline = _text_metrics("Ay", self.font_scale, 1)
+        row = text_height + baseline + 4
+        swatch = text_height + baseline
+        text_width = max(cv2.getTextSize(CLASSES[c], FONT, self.font_scale, 1)[0][0] for c in class_ids)
+        panel_w, panel_h = 2 * pad + swatch + 6 + text_width, 2 * pad + row * len(class_ids) - 4
+        height, width = frame.shape[:2]
+        x = margin if self.legend_corner.endswith("left") else max(width - panel_w - margin, 0)
+        y = margin if self.legend_corner.startswith("top") else max(height - panel_h - margin, 0)
+        region = frame[y:y + panel_h, x:x + panel_w]
+        region[:] = np.rint(region * 0.35).astype(np.uint8)  # 65 % black backing
+        for i, class_id in enumerate(class_ids):
+            top = y + pad + i * row
+            cv2.rectangle(frame, (x + pad, top), (x + pad + swatch - 1, top + swatch - 1),
+                          self.colours[class_id], cv2.FILLED)
+            cv2.putText(frame, CLASSES[class_id], (x + pad + swatch + 6, top + text_height), FONT,
+                        self.font_scale, (255, 255, 255), 1, cv2.LINE_AA)
+
+
+def side_by_side(left: np.ndarray, right: np.ndarray,
+                 titles: tuple[str, str] = ("boxes", "segment"),
+                 colour: Colour = (40, 40, 40), font_scale: float = 0.6) -> np.ndarray:
+    """`left` and `right` (same shape) next to each other, each titled in a top-left tag.
+
+    An empty title draws no tag. Returns a new frame; the inputs are not modified.
+    """
+    check_frame(left)
+    if left.shape != right.shape or left.dtype != right.dtype:
+        raise ValueError(f"frames must have the same shape and dtype, got {left.shape} and {right.shape}")
+    out = np.hstack([left, right])
+    for offset, title in zip((0, left.shape[1]), titles):
+        if title:
+            put_tag(out, title, (offset + 4, 4), colour, font_scale, 1, padding=4)
+    return out
+
+
+__all__ = ["CLASS_COLOURS", "BoxAnnotator", "HeatmapAnnotator", "put_tag", "side_by_side", "tag_size",
+           "text_colour"]
+
+
+class HudAnnotator:
+    """Live figures: rates, latency p50/p95, per-stage ms, drops and skips (bottom left), and with
+    two paths side by side (compare), each path's own figures at the top of its half.
+
+    It only reads a `streamsee.core.snapshot.Snapshot`; annotate(frame, snapshot) -> frame.
+    """
+
+    def __init__(self, font_scale: float = 0.45, colour: Colour = (30, 30, 30)):
+        self.font_scale = font_scale
+        self.colour = colour
+
+    def lines(self, snapshot) -> list[str]:
+        stages = "  ".join(f"{name} {ms:.1f}" for name, ms in snapshot.stage_ms.items())
+        return [f"source {snapshot.source_fps:.1f} fps  analysed {snapshot.analysed_fps:.1f} fps",
+                f"latency p50 {snapshot.latency_p50_ms:.0f} ms  p95 {snapshot.latency_p95_ms:.0f} ms",
+                f"ms: {stages}" if stages else "ms: -",
+                f"dropped {snapshot.dropped}  skipped {snapshot.skipped}"]
+
+    @staticmethod
+    def path_line(path) -> str:
+        analyse = path.stage_ms.get("analyse", 0.0)
+        return (f"analyse {analyse:.0f} ms  to result p50 {path.latency_p50_ms:.0f} "
+                f"p95 {path.latency_p95_ms:.0f} ms  {path.analysed_fps:.1f} fps")
+
+    def annotate(self, frame: np.ndarray, snapshot) -> np.ndarray:
+        check_frame(frame)
+        out = frame.copy()
+        _, height = tag_size("Ay", self.font_scale)
+        y = out.shape[0] - 4 * height - 4
+        for line in self.lines(snapshot):
+            put_tag(out, line, (4, y), self.colour, font_scale=self.font_scale)
+            y += height
+        if len(snapshot.paths) > 1:  # panels of equal width, in the order of the paths
+            panel = out.shape[1] // len(snapshot.paths)
+            for number, path in enumerate(snapshot.paths.values()):
+                put_tag(out, self.path_line(path), (number * panel + 4, 2 * height + 8), self.colour,
+                        font_scale=self.font_scale)
+        return out

@@ -1,0 +1,221 @@
+"""Train the box path's model: the shared classifier fine-tuned with an eleventh class, background.
+
+Reads top to bottom: constants, build_box_model(), data (proposals on composed scenes), fit, export.
+Run it as ``streamsee train boxes --data PATH --out DIR`` (then the score threshold is calibrated).
+
+The classifier alone cannot say "none of the ten": every crop gets some class, so most proposals
+on a frame come back as confident false boxes. Here the classifier is copied with one more score,
+background (its weights start at zero, the ten class scores as shipped), and the whole net is
+fine-tuned (batch-norm statistics frozen) on crops that the proposal methods themselves cut from
+scenes composed of CIFAR-10 *training* images on scikit-image's photos and Debian's wallpapers
+(scenes.wallpaper_backgrounds): a crop that covers an object (IoU >= 0.5) is that object's class,
+a crop that covers none (IoU < 0.3) is background. The 50,000 CIFAR-10 training images go in too,
+at their classes, so the ten classes are still learnt from whole, real images, not only from crops
+of pasted ones.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from keras import layers  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn  # noqa: E402
+
+from streamsee.core.files import MODELS_DIR  # noqa: E402
+from streamsee.core.labels import NUM_CLASSES  # noqa: E402
+
+# ---------------------------------------------------------------- constants
+BACKBONE_WEIGHTS = MODELS_DIR / "classifier" / "classifier.weights.h5"
+SCENES = 300  # training scenes, 640x480, a quarter of them empty
+OBJECT_IOU = 0.5  # a proposal at least this close to an object is that object
+BACKGROUND_IOU = 0.3  # a proposal no closer than this to every object is background
+JITTERED_PER_OBJECT = 16  # extra positives: each object's box shifted and scaled a little (4: fewer found)
+BACKGROUND_SHARE = 0.5  # share of the fit's total weight that background crops carry
+EPOCHS = 3
+BATCH_SIZE = 128
+LEARNING_RATE = 0.01  # SGD with Nesterov momentum 0.9, cosine decay to 0
+PAD = 2  # random-crop padding (with a horizontal flip: the augmentation)
+SEED = 1  # other scenes than the threshold calibration's (seed 0)
+LOG = "box_head_log.json"
+FLOAT_NAME = "boxes_float.tflite"
+INT8_NAME = "boxes_int8.tflite"
+BACKGROUND = NUM_CLASSES  # index of the background output
+
+
+# ---------------------------------------------------------------- model
+def build_box_model(backbone_weights=BACKBONE_WEIGHTS) -> keras.Model:
+    """The classifier with eleven scores: its weights, a zero background score; batch norm frozen."""
+    from streamsee.training.model import build_model
+
+    classifier = build_model()
+    classifier.load_weights(backbone_weights)
+    model = build_model(num_classes=NUM_CLASSES + 1)
+    for layer in classifier.layers:
+        if layer.weights and layer.name != "score_conv":
+            model.get_layer(layer.name).set_weights(layer.get_weights())
+    kernel, bias = classifier.get_layer("score_conv").get_weights()
+    model.get_layer("score_conv").set_weights([np.concatenate([kernel, np.zeros_like(kernel[..., :1])], axis=-1),
+                                               np.append(bias, 0.0).astype(np.float32)])
+    for layer in model.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            layer.trainable = False
+    return keras.Model(model.input, model.output, name="box_model")
+
+
+# ---------------------------------------------------------------- data
+def jitter_boxes(rng: np.random.Generator, xyxy: np.ndarray, frame_size: tuple[int, int], n: int) -> np.ndarray:
+    """N copies of each box, shifted and scaled by up to 10 % of its side, clipped to the frame."""
+    height, width = frame_size
+    boxes = np.repeat(xyxy, n, axis=0).astype(np.float32)
+    sides = np.repeat(xyxy[:, 2:] - xyxy[:, :2], n, axis=0)
+    centre = (boxes[:, :2] + boxes[:, 2:]) / 2 + rng.uniform(-0.1, 0.1, sides.shape) * sides
+    half = sides * rng.uniform(0.9, 1.1, sides.shape) / 2
+    jittered = np.concatenate([centre - half, centre + half], axis=1)
+    return np.clip(jittered, 0, [width, height, width, height]).astype(np.float32)
+
+
+def labelled_crops(train, photos: list[np.ndarray], scenes: int = SCENES, seed: int = SEED):
+    """Crops (N, 32, 32, 3) uint8 and labels (N,) (10 = background) cut by both proposal methods from
+    scenes of the training split's images on `photos`."""
+    from streamsee.datasets.scenes import compose_set
+    from streamsee.recognition.boxes import crop_boxes
+    from streamsee.recognition.proposals import PROPOSAL_METHODS, box_iou, make_proposals
+
+    rng = np.random.default_rng(seed)
+    composed = compose_set(rng, photos, train.images, train.labels, scenes, jitter=True)
+    proposers = [make_proposals(method) for method in PROPOSAL_METHODS]
+    crops, labels = [], []
+    for scene in composed:
+        boxes = [propose(scene.image) for propose in proposers]
+        if len(scene.class_id):
+            boxes.append(jitter_boxes(rng, scene.xyxy, scene.image.shape[:2], JITTERED_PER_OBJECT))
+        boxes = np.concatenate(boxes)  # every method returns float32 (N, 4), (0, 4) when it finds nothing
+        if len(scene.class_id):
+            overlaps = box_iou(boxes, scene.xyxy)
+            best, nearest = overlaps.max(axis=1), overlaps.argmax(axis=1)
+            label = np.where(best >= OBJECT_IOU, scene.class_id[nearest], BACKGROUND)
+            keep = (best >= OBJECT_IOU) | (best < BACKGROUND_IOU)
+        else:
+            label, keep = np.full(len(boxes), BACKGROUND), np.ones(len(boxes), bool)
+        crops.append(crop_boxes(scene.image, boxes[keep]))
+        labels.append(label[keep])
+    return np.concatenate(crops), np.concatenate(labels).astype(np.int64)
+
+
+def batches(images: np.ndarray, labels: np.ndarray, seed: int = SEED) -> tf.data.Dataset:
+    """Shuffled batches, each image flipped at random and shifted by up to PAD pixels, each example
+    weighted so that background carries BACKGROUND_SHARE of the total and objects the rest."""
+    background = labels == BACKGROUND
+    weights = np.where(background, BACKGROUND_SHARE / max(background.sum(), 1),
+                       (1 - BACKGROUND_SHARE) / max((~background).sum(), 1)).astype(np.float32) * len(labels)
+
+    def augment(image, label, weight):
+        image = tf.image.random_flip_left_right(tf.cast(image, tf.float32), seed=seed)
+        image = tf.pad(image, [[PAD, PAD], [PAD, PAD], [0, 0]], mode="REFLECT")
+        return tf.image.random_crop(image, (32, 32, 3), seed=seed), label, weight
+
+    return (tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int32), weights))
+            .shuffle(len(labels), seed=seed).map(augment, num_parallel_calls=2).batch(BATCH_SIZE).prefetch(2))
+
+
+# ---------------------------------------------------------------- fit
+def train_box_head(data, out, scenes: int = SCENES, epochs: int = EPOCHS, backbone_weights=BACKBONE_WEIGHTS,
+                   cifar_images: int | None = None, export: bool = True, quiet: bool = False) -> dict:
+    """Fine-tune the box model on proposal crops and the CIFAR-10 training images (the first
+    `cifar_images` of them; all by default); with export, write boxes_{float,int8}.tflite into OUT,
+    calibrate the score thresholds (box_calibration.json) and write the model card. Returns the log."""
+    from streamsee.datasets.cifar10 import load_cifar10
+    from streamsee.datasets.scenes import background_photos
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(SEED)
+    started = time.perf_counter()
+    photos = background_photos("fit")  # all but the calibration photos; first, so a missing package fails fast
+    train = load_cifar10(data, "train")
+    crops, labels = labelled_crops(train, photos, scenes)
+    images = np.concatenate([crops, train.images[:cifar_images]])
+    targets = np.concatenate([labels, train.labels[:cifar_images]])
+    model = build_box_model(backbone_weights)
+    steps = epochs * -(-len(targets) // BATCH_SIZE)
+    model.compile(optimizer=keras.optimizers.SGD(keras.optimizers.schedules.CosineDecay(LEARNING_RATE, steps),
+                                                 momentum=0.9, nesterov=True),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), weighted_metrics=["accuracy"])
+    with Progress(TextColumn("[bold]boxes"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}"),
+                  TimeRemainingColumn(), console=Console(stderr=True), disable=quiet) as bar:
+        task = bar.add_task("boxes", total=epochs, status=f"{len(targets)} examples")
+        shown = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: bar.update(
+            task, advance=1, status=f"loss {logs['loss']:.3f} accuracy {logs['accuracy']:.3f}"))
+        history = model.fit(batches(images, targets), epochs=epochs, verbose=0, callbacks=[shown]).history
+    model.save_weights(out / "boxes.weights.h5")
+    background = labels == BACKGROUND
+    log = {"scenes": scenes, "seed": SEED, "crops": int(len(labels)), "background_crops": int(background.sum()),
+           "cifar_images": int(len(targets) - len(labels)), "object_iou": OBJECT_IOU, "background_iou": BACKGROUND_IOU,
+           "jittered_per_object": JITTERED_PER_OBJECT, "background_share": BACKGROUND_SHARE, "epochs": epochs,
+           "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE, "backbone_weights": os.path.relpath(backbone_weights),
+           "history": [{"epoch": epoch + 1, "loss": round(loss, 5), "weighted_accuracy": round(accuracy, 5)}
+                       for epoch, (loss, accuracy) in enumerate(zip(history["loss"], history["accuracy"]))]}
+    if export:
+        from streamsee.training.export import convert
+
+        calibration = crops[np.random.default_rng(SEED).choice(len(crops), min(1000, len(crops)), replace=False)]
+        (out / FLOAT_NAME).write_bytes(convert(model, (None, 32, 32, 3), None))
+        (out / INT8_NAME).write_bytes(convert(model, (None, 32, 32, 3), calibration))
+        log["exported"] = {name: (out / name).stat().st_size for name in (FLOAT_NAME, INT8_NAME)}
+    log["seconds"] = round(time.perf_counter() - started, 1)
+    if export:
+        from streamsee.training.box_calibration import calibrate
+
+        log["calibration"] = calibrate(data, out, model_path=out / INT8_NAME)
+        write_model_card(out, log)
+    (out / LOG).write_text(json.dumps(log, indent=1))
+    return log
+
+
+def write_model_card(out: Path, log: dict) -> None:
+    """MODEL_CARD.md beside the box model: command, data, fit, threshold per proposal method."""
+    from streamsee.training.export import invocation
+
+    calibration = log["calibration"]
+    last = log["history"][-1]
+    lines = [
+        "# Model card: box_model",
+        "",
+        "The box path's crop classifier: the shared CIFAR-10 classifier with an eleventh score, background,",
+        "fine-tuned end to end on proposal crops (batch-norm statistics frozen), so that a box's score is its",
+        "class probability among the ten and background.",
+        "",
+        f"- Produced by: `{invocation()}`",
+        f"- Started from: `{log['backbone_weights']}` (background score at zero)",
+        f"- Data: {log['crops']} crops ({log['background_crops']} background) cut by both proposal methods "
+        f"(plus {log['jittered_per_object']} jittered copies of each object's box) from {log['scenes']} 640x480 "
+        "scenes of CIFAR-10 *training* images on scikit-image's photos and Debian's wallpapers (all but the calibration "
+        "ones: scenes.CALIBRATION_BACKGROUNDS, WALLPAPERS['calibrate']); a crop at IoU >= "
+        f"{log['object_iou']} with an object is its class, one under {log['background_iou']} with all is background; "
+        f"and {log['cifar_images']} CIFAR-10 training images at their classes. Never CIFAR-10 test images, never ../shared/media",
+        f"- Fit: {log['epochs']} epochs, batch {log['batch_size']}, SGD (Nesterov 0.9) from {log['learning_rate']} with "
+        f"cosine decay, flips and {PAD}-px shifts; background weighted to {log['background_share']:.0%} of the total; "
+        f"final loss {last['loss']:.3f}, weighted accuracy {last['weighted_accuracy']:.2%}; "
+        f"{log['seconds'] / 60:.1f} min on this machine",
+        f"- Models: `{FLOAT_NAME}` ({log['exported'][FLOAT_NAME] / 1e6:.2f} MB), `{INT8_NAME}` (full integer, "
+        f"{log['exported'][INT8_NAME] / 1e6:.2f} MB, calibrated on 1000 of the crops)",
+        "- Score threshold per proposal method (`box_calibration.json`): the least that keeps false boxes at or under "
+        f"{calibration['target_false_boxes_per_frame']} per frame on {calibration['scenes']} scenes of training images "
+        "over the photos held out from fitting (scenes.CALIBRATION_BACKGROUNDS, WALLPAPERS['calibrate'] and "
+        "stereo_motorcycle): "
+        + ", ".join(f"{method} {score} (recall there {calibration['recall_at_min_score'][method]})"
+                    for method, score in calibration["min_score"].items()),
+        "",
+        "Measured on held-out scenes: `streamsee evaluate --scenes 200` (figures in docs/experiments.md).",
+        "",
+    ]
+    (out / "MODEL_CARD.md").write_text("\n".join(lines))

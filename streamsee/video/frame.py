@@ -1,0 +1,23 @@
+"""A frame as every source yields it, and what sources share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+CLOCK_TIME_BASE = Fraction(1, 90000)  # for sources whose timestamps are seconds on a clock
+
+
+@dataclass(frozen=True)
+class Frame:
+    index: int  # position in the source
+    image: np.ndarray  # BGR uint8 (H, W, 3)
+    timestamp: float  # seconds, the source's own clock
+    captured: float  # time.perf_counter() when it was grabbed
+    decode_ms: float = 0.0  # time spent decoding it into BGR pixels
+
+
+def fps_text(rate: Fraction) -> str:
+    return f"{float(rate):.2f}".rstrip("0").rstrip(".")
