@@ -125,7 +125,8 @@ def test_distillation_targets_and_card(smoke_run, cifar_path, tmp_path):
     assert log["recipe"]["distill"] == training.DISTILL
     card = (student / "MODEL_CARD.md").read_text()
     assert "Teacher 1 of 1" in card and "## History" in card
-    assert card.count("# Model card") == 2  # the teacher's own card, in the History section
+    assert f"### Teacher 1: `{weights}`" in card  # the teacher's own card, in the History section
+    assert card.count("The CIFAR-10 classifier that both recognition paths share") == 2
     assert not list(student.glob("teacher1_*"))  # one card a model: no copies beside the weights
     with pytest.raises(ValueError, match="teachers' sha256"):
         training.train(cifar_path, student, epochs=1, limit=256, batch_size=32, quiet=True)

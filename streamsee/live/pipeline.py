@@ -153,25 +153,25 @@ def render_summary(snapshot: Snapshot, mode: str, console) -> None:
     console.print("mean ms per stage: " + ", ".join(f"{name} {ms:.1f}" for name, ms in snapshot.stage_ms.items()))
 
 
-def run(config: RunConfig, input: os.PathLike | str | None = None, camera: int | str | None = None, *,
+def run(config: RunConfig, source: os.PathLike | str | None = None, camera: int | str | None = None, *,
         output: os.PathLike | str | None = None, jsonl: os.PathLike | str | None = None,
         masks: os.PathLike | str | None = None, console=None) -> RunReport:
-    """The main job: open the input (or the camera, or the bundled sample), the analyser, the window
-    when there is a display and the terminal view when `console` is a terminal, and process it."""
+    """The main job: open the source (or the camera, or with neither the bundled sample), the analyser,
+    the window when there is a display and the terminal view when `console` is a terminal, and process it."""
     with ExitStack() as stack:
-        opened = stack.enter_context(open_source(input, camera=camera, timeout=config.timeout_s))
-        if input is None and camera is None and console is not None:
+        opened = stack.enter_context(open_source(source, camera=camera, timeout=config.timeout_s))
+        if source is None and camera is None and console is not None:
             console.print(f"streamsee: playing {opened.description}")
         analyser = stack.enter_context(Analyser(config.mode, proposals=config.proposals,
                                                 working_width=config.working_width, min_score=config.min_score,
                                                 objectness_width=config.objectness_width))
-        source = Paced(opened) if config.realtime and not opened.live else opened
+        frames = Paced(opened) if config.realtime and not opened.live else opened
         window = (stack.enter_context(Window(f"streamsee {config.mode}: {opened.description}"))
                   if config.display and display_available() else None)
         total = (len(opened.paths) if isinstance(opened, ImageFiles)
                  else opened.video.frames or None if isinstance(opened, VideoFile) else None)
-        terminal = (stack.enter_context(TerminalView(opened.description, live=source.live, total=total,
+        terminal = (stack.enter_context(TerminalView(opened.description, live=frames.live, total=total,
                                                      console=console))
                     if console is not None and console.is_terminal else None)
-        return process(source, analyser, output=output, jsonl=jsonl, masks=masks, budget_ms=config.budget_ms,
+        return process(frames, analyser, output=output, jsonl=jsonl, masks=masks, budget_ms=config.budget_ms,
                        hud=config.hud, window=window, terminal=terminal, queue_size=config.queue_size)
