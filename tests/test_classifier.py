@@ -57,9 +57,15 @@ def test_model_card_matches_the_shipped_files():
     assert f"{exported['classifier_int8.tflite']['test_top1']:.2%}" in card
 
 
+@pytest.fixture(scope="module")
+def shipped_report(cifar_path):
+    """`streamsee evaluate`'s report of the shipped int8 model (scored once, read by two tests)."""
+    return evaluate_classifier(cifar_path)
+
+
 @pytest.mark.slow
-def test_evaluate_report(cifar_path):
-    report = evaluate_classifier(cifar_path)
+def test_evaluate_report(shipped_report):
+    report = shipped_report
     assert report.n == 10000 and report.top1 >= INT8_TOP1_FLOOR
     assert np.array(report.confusion).sum() == 10000
     assert np.trace(np.array(report.confusion)) / 10000 == pytest.approx(report.top1)
@@ -68,8 +74,8 @@ def test_evaluate_report(cifar_path):
 
 
 @pytest.mark.slow
-def test_an_ensemble_is_the_mean_of_its_members_scores(cifar_path, cifar_test):
-    alone = evaluate_classifier(cifar_path)
+def test_an_ensemble_is_the_mean_of_its_members_scores(cifar_path, cifar_test, shipped_report):
+    alone = shipped_report
     twice = evaluate_classifier(cifar_path, [DEFAULT_MODEL, DEFAULT_MODEL])  # the mean of equal scores: the same
     assert (twice.top1, twice.top1_single_view, twice.confusion) == (alone.top1, alone.top1_single_view, alone.confusion)
     assert twice.model == f"{DEFAULT_MODEL} + {DEFAULT_MODEL}"

@@ -63,10 +63,15 @@ def test_the_runtime_install_has_no_tensorflow(venv):
 def test_the_main_job_runs_from_another_folder(venv, tmp_path):
     streamsee = venv / "bin" / "streamsee"
     assert run(streamsee, "--version", cwd=tmp_path).stdout.strip() == "streamsee 0.1.0"
-    result = run(streamsee, "--no-display", "--output", "sample.mp4", "--jsonl", "sample.jsonl", cwd=tmp_path)
+    # the bundled sample with the bundled fast preset: both found beside the installed package
+    result = run(streamsee, "--config", "fast", "--no-display", "--output", "sample.mp4", "--jsonl", "sample.jsonl",
+                 cwd=tmp_path)
     assert "bundled sample" in result.stderr and (tmp_path / "sample.mp4").stat().st_size > 10_000
     assert len((tmp_path / "sample.jsonl").read_text().splitlines()) == 150
-    run(streamsee, "--config", "fast", "--no-display", cwd=tmp_path)
+    photo = run(venv / "bin" / "python", "-c", "import streamsee; print(streamsee.SAMPLE_IMAGE)", cwd=tmp_path).stdout
+    assert "site-packages" in photo
+    top3 = run(streamsee, "classify", photo.strip(), cwd=tmp_path).stdout
+    assert "cat" in top3.split(":", 1)[1]
     script = ("import streamsee\n"
               "with streamsee.open(mode='compare') as stream:\n"
               "    for frame in stream:\n"
