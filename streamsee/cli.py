@@ -91,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--objectness-width", type=int, default=None,
                           help="the objectness FCN's working width for --scenes and --footage")
     evaluate.add_argument("--footage", metavar="MEDIA", nargs="?", const="../shared/media", default=None,
-                          help="both paths on the real clips in MEDIA (default ../shared/media): top label per frame")
+                          help="both paths on every file MEDIA/labels.csv lists (default ../shared/media): the top claim "
+                          "of 20 frames a clip against its classes, and claims on the files that show none")
     evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
 
     train = commands.add_parser("train", help="train the shared CIFAR-10 convnet (checkpoints and resumes), "

@@ -1,65 +1,86 @@
-"""`streamsee evaluate --footage`: both paths on the real clips and photos in ../shared/media."""
+"""`streamsee evaluate --footage`: both paths on every file of the real development set's labels.csv."""
 
 import pytest
 
-from streamsee.evaluation.footage import CLIP_CLASSES, evaluate_footage, render_footage_report
+from streamsee.evaluation.footage import MediaFile, read_labels, render_footage_report, score_file, summarise
 
-pytestmark = pytest.mark.slow  # real media end to end
+# What the shipped models score on 3 frames a clip (2026-12-06), minus about one file's worth: the
+# issue's goal is >= 0.90 right on positives and <= 0.05 (clips) / 0.10 (photos) claimed on negatives.
+# Measured: boxes 0.545 / 0.50 / 0.619 / 0.688, segment 0.333 / 0.333 / 0.381 / 0.50 (positive videos,
+# negative videos, positive photos, negative photos).
+FLOORS = {"boxes": {"positive_videos": 0.50, "positive_photos": 0.57},
+          "segment": {"positive_videos": 0.30, "positive_photos": 0.33}}
+CEILINGS = {"boxes": {"negative_videos": 0.55, "negative_photos": 0.75},
+            "segment": {"negative_videos": 0.40, "negative_photos": 0.57}}
+# Files each path names rightly on every sampled frame today.
+RIGHT = {"boxes": ("videos/car-turn.mp4", "videos/flamingo.mp4", "videos/sailboat.mp4", "photos/cat_chelsea.png",
+                   "photos/horses.jpg", "photos/cars_street1.jpg"),
+         "segment": ("videos/dog.mp4", "videos/sailboat.mp4", "videos/mini_cooper.mp4", "photos/cat_chelsea.png",
+                     "photos/dogs_collage.jpg", "photos/cars_street2.jpg")}
+
+
+def test_scores_follow_the_labels():
+    cat, nothing = MediaFile("a.mp4", ("cat",), "video"), MediaFile("b.mp4", (), "video")
+    assert score_file(cat, ["cat", None, "dog"], [2, 0, 1])["score"] == 0.333  # no claim counts as wrong
+    assert score_file(MediaFile("c.jpg", ("dog", "horse"), "photo"), ["horse"], [3])["score"] == 1.0
+    negative = score_file(nothing, [None, "dog", None, None], [0, 2, 0, 0])
+    assert negative["score"] == 0.25 and negative["claims_per_frame"] == 0.5
+    rows = {"a.mp4": {"boxes": {"score": 0.333}, "segment": {"score": 1.0}},
+            "b.mp4": {"boxes": {"score": 0.25}, "segment": {"score": 0.0}}}
+    summary = summarise([cat, nothing], rows)
+    assert summary["boxes"]["positive_videos"] == 0.333 and summary["boxes"]["negative_videos"] == 0.25
+    assert summary["segment"]["positive_videos_mostly_right"] == 1 and summary["boxes"]["positive_videos_mostly_right"] == 0
+    assert summary["boxes"]["positive_photos"] is None and summary["boxes"]["positive_photos_count"] == 0
+
+
+def test_a_bad_labels_row_is_named(tmp_path):
+    (tmp_path / "labels.csv").write_text("path,classes,kind\nvideos/a.mp4,wolf,video\n")
+    with pytest.raises(ValueError, match="line 2.*wolf"):
+        read_labels(tmp_path)
+    with pytest.raises(FileNotFoundError, match="labels.csv"):
+        read_labels(tmp_path / "missing")
 
 
 @pytest.fixture(scope="module")
 def report(media):
+    from streamsee.evaluation.footage import evaluate_footage
+
     return evaluate_footage(media("."), frames_per_clip=3)
 
 
-def test_every_clip_is_reported_with_consistent_counts(report):
-    assert list(report) == list(CLIP_CLASSES)
-    for clip, row in report.items():
-        assert row["frames"] == (3 if clip.endswith(".mp4") else 1)  # a photo is one frame
-        for mode in ("boxes", "segment"):
-            assert sum(row[mode]["top_labels"].values()) <= row["frames"]
-            if row["expected"] is None:
-                assert "top_is_class" not in row[mode]
-                continue
-            right = round(row[mode]["top_is_class"] * row["frames"])
-            assert 0 <= right <= row[mode]["frames_claimed"] <= row["frames"]
-            if row[mode]["frames_claimed"]:
-                assert row[mode]["right_when_claimed"] == pytest.approx(right / row[mode]["frames_claimed"], abs=1e-3)
-            else:
-                assert row[mode]["right_when_claimed"] is None
+@pytest.mark.slow
+def test_every_labelled_file_is_reported(report, media):
+    files = read_labels(media("."))
+    assert list(report["files"]) == [item.path for item in files]
+    for item in files:
+        row = report["files"][item.path]
+        assert row["frames"] == (3 if item.kind == "video" else 1) and row["classes"] == list(item.classes)
+        for path in ("boxes", "segment"):
+            assert 0 <= row[path]["score"] <= 1 and sum(row[path]["top_labels"].values()) == row["frames"]
+    counts = {name: report["summary"]["boxes"][f"{name}_count"] for name in
+              ("positive_videos", "negative_videos", "positive_photos", "negative_photos")}
+    assert counts == {"positive_videos": sum(item.kind == "video" and bool(item.classes) for item in files),
+                      "negative_videos": sum(item.kind == "video" and not item.classes for item in files),
+                      "positive_photos": sum(item.kind == "photo" and bool(item.classes) for item in files),
+                      "negative_photos": sum(item.kind == "photo" and not item.classes for item in files)}
 
 
-# Measured 2026-12-01 on 3 frames a clip: both paths right on every one of these photos and on
-# every frame of car-turn; the FCN on every frame of dog.mp4, the box path on every flamingo frame.
-# Since 2026-12-03 (the objectness FCN at 256 px) the FCN's largest region on horses.jpg is a "dog"
-# and on cars_street1.jpg a "truck" (README): the box path alone is pinned there.
-BOTH_RIGHT = ("photos/cat_chelsea.png", "photos/cars_street2.jpg", "videos/car-turn.mp4")
-BOXES_RIGHT = ("photos/horses.jpg", "photos/cars_street1.jpg", "videos/flamingo.mp4")
-SEGMENT_RIGHT = ("photos/dogs_collage.jpg", "photos/dog_bicycle.jpg", "videos/dog.mp4")
+@pytest.mark.slow
+@pytest.mark.parametrize("path", ["boxes", "segment"])
+def test_each_path_holds_todays_figures(report, path):
+    summary = report["summary"][path]
+    for name, floor in FLOORS[path].items():
+        assert summary[name] >= floor, (name, summary)
+    for name, ceiling in CEILINGS[path].items():
+        assert summary[name] <= ceiling, (name, summary)
+    for name in RIGHT[path]:
+        assert report["files"][name][path]["score"] == 1.0, (name, report["files"][name])
 
 
-@pytest.mark.parametrize("clip", BOTH_RIGHT)
-def test_both_paths_name_the_class_of_clear_footage(report, clip):
-    for mode in ("boxes", "segment"):
-        assert report[clip][mode]["top_is_class"] >= 0.66, (clip, mode, report[clip][mode])
-
-
-@pytest.mark.parametrize("mode, clip", [("boxes", clip) for clip in BOXES_RIGHT] +
-                         [("segment", clip) for clip in SEGMENT_RIGHT])
-def test_each_path_names_its_best_clips(report, mode, clip):
-    assert report[clip][mode]["top_is_class"] >= 0.66, (clip, mode, report[clip][mode])
-
-
-def test_clips_with_none_of_the_classes_draw_few_claims(report):
-    # measured: the box path 0 to 1.33 boxes a frame, the FCN 0.4 to 2.2 % of the pixels
-    for clip in ("negatives/bottles.mp4", "negatives/people_indoor.mp4", "negatives/snowboarder.mp4"):
-        assert report[clip]["boxes"]["claims_per_frame"] <= 2.0, report[clip]
-        assert report[clip]["segment"]["claimed_area"] <= 0.05, report[clip]
-
-
-def test_the_report_renders_as_a_table(report, capsys):
+@pytest.mark.slow
+def test_the_report_renders_as_tables(report, capsys):
     from rich.console import Console
 
     render_footage_report(report, Console(width=400))
     out = capsys.readouterr().out
-    assert "right when claimed" in out and "car-turn.mp4" in out and "100% of 3" in out
+    assert "car-turn.mp4" in out and "none of the ten" in out and "positive videos mostly right" in out

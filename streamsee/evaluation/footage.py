@@ -1,10 +1,19 @@
-"""Both paths on real footage (../shared/media): does the top label match each clip's class,
-and how much do clips that show none of the classes draw?"""
+"""Both paths on the real development set (../shared/media, every file that labels.csv lists).
+
+Scoring, per file and path, on the analysed frames (a photo is one frame):
+- a file showing some of the ten classes: the share of frames whose highest-scored claim is one of
+  its classes (a frame with no claim counts as wrong);
+- a file showing none of them: the share of frames with any claim at all.
+Then, per path, the means over the positive and the negative videos and photos, and on how many
+positive videos the top claim is right on most frames.
+"""
 
 from __future__ import annotations
 
+import csv
 import os
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import av
@@ -12,34 +21,39 @@ import cv2
 import numpy as np
 
 from streamsee.core.labels import CLASSES
+from streamsee.core.result import Result
 from streamsee.live.analyser import Analyser
 from streamsee.recognition.fcn import OBJECTNESS_WIDTH, WORKING_WIDTH
 
 DEFAULT_MEDIA = Path("../shared/media")
-# What each clip shows, from the media README (None: none of the ten classes).
-CLIP_CLASSES = {
-    "videos/car-detection.mp4": "automobile",
-    "videos/car-turn.mp4": "automobile",
-    "videos/dog.mp4": "dog",
-    "videos/flamingo.mp4": "bird",
-    "videos/horse_rider.mp4": "horse",
-    "negatives/bottles.mp4": None,
-    "negatives/people_indoor.mp4": None,
-    "negatives/snowboarder.mp4": None,
-    "photos/cat_chelsea.png": "cat",
-    "photos/dog_bicycle.jpg": "dog",
-    "photos/dogs_collage.jpg": "dog",
-    "photos/eagle.jpg": "bird",
-    "photos/horses.jpg": "horse",
-    "photos/cars_street1.jpg": "automobile",
-    "photos/cars_street2.jpg": "automobile",
-    "negatives/beach.jpg": None,
-    "negatives/bridge_night.jpg": None,
-    "negatives/coffee.png": None,
-    "negatives/foggy_forest.jpg": None,
-    "negatives/meadow_mountains.jpg": None,
-    "negatives/rocket.jpg": None,
-}
+LABELS = "labels.csv"
+PATHS = ("boxes", "segment")
+KINDS = ("video", "photo")
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    path: str  # relative to the media folder
+    classes: tuple[str, ...]  # the CIFAR-10 classes it shows; empty: none of the ten
+    kind: str  # "video" or "photo"
+
+
+def read_labels(media: os.PathLike | str) -> list[MediaFile]:
+    """The files labels.csv lists, with their classes; a bad row is an error naming it."""
+    table = Path(media) / LABELS
+    if not table.is_file():
+        raise FileNotFoundError(f"no {LABELS} in the media folder {str(media)!r}")
+    files = []
+    with table.open(newline="") as rows:
+        for number, row in enumerate(csv.DictReader(rows), start=2):
+            classes = tuple((row.get("classes") or "").split())
+            kind = (row.get("kind") or "").strip()
+            unknown = [name for name in classes if name not in CLASSES]
+            if not row.get("path") or kind not in KINDS or unknown:
+                raise ValueError(f"{table}, line {number}: needs a path, a kind (video or photo) and CIFAR-10 classes, "
+                                 f"got {dict(row)!r}")
+            files.append(MediaFile(row["path"], classes, kind))
+    return files
 
 
 def sample_frames(path: os.PathLike | str, count: int) -> list[np.ndarray]:
@@ -47,7 +61,10 @@ def sample_frames(path: os.PathLike | str, count: int) -> list[np.ndarray]:
     if not Path(path).is_file():
         raise FileNotFoundError(f"clip not found: {str(path)!r}")
     if Path(path).suffix.lower() in (".jpg", ".jpeg", ".png"):
-        return [cv2.imread(str(path))]
+        image = cv2.imread(str(path))
+        if image is None:
+            raise ValueError(f"not a readable image: {str(path)!r}")
+        return [image]
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         total = stream.frames or int(float(stream.duration * stream.time_base) * float(stream.average_rate))
@@ -61,67 +78,82 @@ def sample_frames(path: os.PathLike | str, count: int) -> list[np.ndarray]:
     return frames
 
 
-def top_label(mode: str, result) -> str | None:
-    """The path's main claim on a frame: the best box, or the largest region."""
+def top_label(result: Result) -> str | None:
+    """A path's highest-scored claim on a frame (None: no claim)."""
     if not len(result):
         return None
-    ranking = result.score if mode == "boxes" else result.area
-    return CLASSES[result.class_id[int(np.argmax(ranking))]]
+    return CLASSES[result.class_id[int(np.argmax(result.score))]]
+
+
+def score_file(item: MediaFile, tops: list[str | None], claims: list[int]) -> dict:
+    """One path on one file: the score (module docstring), its top labels and claims per frame."""
+    if item.classes:
+        score = sum(label in item.classes for label in tops) / len(tops)
+    else:
+        score = sum(label is not None for label in tops) / len(tops)
+    return {"score": round(score, 3), "top_labels": dict(Counter(str(label) for label in tops).most_common(3)),
+            "claims_per_frame": round(sum(claims) / len(tops), 2)}
+
+
+def summarise(files: list[MediaFile], rows: dict) -> dict:
+    """Per path: the mean score over positive and negative videos and photos, and the positive videos
+    whose top claim is right on most of their frames."""
+    summary = {}
+    for path in PATHS:
+        figures = {}
+        for kind in KINDS:
+            for positive in (True, False):
+                scores = [rows[item.path][path]["score"] for item in files
+                          if item.kind == kind and bool(item.classes) == positive]
+                name = f"{'positive' if positive else 'negative'}_{kind}s"
+                figures[name] = round(float(np.mean(scores)), 3) if scores else None
+                figures[f"{name}_count"] = len(scores)
+        figures["positive_videos_mostly_right"] = sum(rows[item.path][path]["score"] > 0.5 for item in files
+                                                      if item.kind == "video" and item.classes)
+        summary[path] = figures
+    return summary
 
 
 def evaluate_footage(media: os.PathLike | str = DEFAULT_MEDIA, frames_per_clip: int = 20,
                      proposals: str = "boundieboxies", working_width: int = WORKING_WIDTH,
                      objectness_width: int = OBJECTNESS_WIDTH) -> dict:
-    media = Path(media)
-    report = {}
+    """Both paths on every file of the media folder's labels.csv: {"files": {path: row}, "summary": ...}."""
+    files = read_labels(media)
+    rows = {}
     with Analyser("compare", proposals=proposals, working_width=working_width,
                   objectness_width=objectness_width) as analyser:
-        for clip, expected in CLIP_CLASSES.items():
-            frames = sample_frames(media / clip, frames_per_clip)
-            tops: dict[str, list] = {"boxes": [], "segment": []}
-            claims: dict[str, int] = {"boxes": 0, "segment": 0}
-            claimed_area = []
+        for item in files:
+            frames = sample_frames(Path(media) / item.path, frames_per_clip)
+            tops: dict[str, list] = {path: [] for path in PATHS}
+            claims: dict[str, list] = {path: [] for path in PATHS}
             for frame in frames:
                 for output in analyser(frame):
-                    tops[output.mode].append(top_label(output.mode, output.result))
-                    claims[output.mode] += len(output.result)
-                    if output.mode == "segment":
-                        claimed_area.append(float(output.result.area.sum()) if len(output.result) else 0.0)
-            row = {"expected": expected, "frames": len(frames)}
-            for mode, labels in tops.items():
-                row[mode] = {"top_labels": dict(Counter(str(label) for label in labels).most_common(3)),
-                             "claims_per_frame": round(claims[mode] / len(frames), 2)}
-                if expected is not None:
-                    right = sum(label == expected for label in labels)
-                    claimed = sum(label is not None for label in labels)
-                    row[mode]["top_is_class"] = round(right / len(frames), 3)
-                    # the frames a path claims anything on, and how often its top claim is right there:
-                    # a clip's frames need not all show its class (car-detection's cars drive through)
-                    row[mode]["frames_claimed"] = claimed
-                    row[mode]["right_when_claimed"] = round(right / claimed, 3) if claimed else None
-            row["segment"]["claimed_area"] = round(float(np.mean(claimed_area)), 4)
-            report[clip] = row
-    return report
+                    tops[output.mode].append(top_label(output.result))
+                    claims[output.mode].append(len(output.result))
+            rows[item.path] = {"classes": list(item.classes), "kind": item.kind, "frames": len(frames),
+                               **{path: score_file(item, tops[path], claims[path]) for path in PATHS}}
+    return {"frames_per_clip": frames_per_clip, "files": rows, "summary": summarise(files, rows)}
 
 
 def render_footage_report(report: dict, console) -> None:
     from rich.table import Table
 
-    table = Table(title="real footage: each path's top label per sampled frame")
-    for column in ("clip", "shows", "frames", "boxes: top is class", "boxes: right when claimed", "boxes: claims/frame",
-                   "boxes: top labels", "segment: top is class", "segment: right when claimed",
-                   "segment: claims/frame", "segment: area claimed", "segment: top labels"):
+    table = Table(title="real footage, per file: positives = frames whose top claim is right, "
+                        "negatives = frames with any claim")
+    for column in ("file", "shows", "frames", "boxes", "boxes: top labels", "segment", "segment: top labels"):
         table.add_column(column)
-    for clip, row in report.items():
-        cells = [clip, str(row["expected"] or "none of the classes"), str(row["frames"])]
-        for mode in ("boxes", "segment"):
-            right_when_claimed = row[mode].get("right_when_claimed")
-            cells += [f"{row[mode]['top_is_class']:.0%}" if "top_is_class" in row[mode] else "-",
-                      "-" if right_when_claimed is None else
-                      f"{right_when_claimed:.0%} of {row[mode]['frames_claimed']}",
-                      f"{row[mode]['claims_per_frame']:.2f}"]
-            if mode == "segment":
-                cells.append(f"{row['segment']['claimed_area']:.1%}")
-            cells.append(", ".join(f"{k} {v}" for k, v in row[mode]["top_labels"].items()))
+    for name, row in report["files"].items():
+        cells = [name, " ".join(row["classes"]) or "none of the ten", str(row["frames"])]
+        for path in PATHS:
+            cells += [f"{row[path]['score']:.0%}", ", ".join(f"{k} {v}" for k, v in row[path]["top_labels"].items())]
         table.add_row(*cells)
     console.print(table)
+    summary = Table(title="means (higher is better for positives, lower for negatives)")
+    for column in ("path", "positive videos: right", "negative videos: claimed", "positive photos: right",
+                   "negative photos: claimed", "positive videos mostly right"):
+        summary.add_column(column, justify="right")
+    for path, figures in report["summary"].items():
+        means = ["-" if figures[name] is None else f"{figures[name]:.2f} ({figures[name + '_count']})"
+                 for name in ("positive_videos", "negative_videos", "positive_photos", "negative_photos")]
+        summary.add_row(path, *means, f"{figures['positive_videos_mostly_right']} of {figures['positive_videos_count']}")
+    console.print(summary)
