@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from streamsee.core.config import RunConfig
 from streamsee.core.resource import Resource
 from streamsee.core.result import PathResult
 from streamsee.recognition.boxes import BoxDetector
@@ -40,6 +41,12 @@ class Analyser(Resource):
         self.box_annotator = BoxAnnotator()
         self.heatmap_annotator = HeatmapAnnotator()
         self._pool = ThreadPoolExecutor(len(self.paths), thread_name_prefix="streamsee-path")
+
+    @classmethod
+    def from_config(cls, config: RunConfig) -> Analyser:
+        """The analyser a run's settings ask for: its mode, proposals, working widths and min_score."""
+        return cls(config.mode, proposals=config.proposals, working_width=config.working_width,
+                   min_score=config.min_score, objectness_width=config.objectness_width)
 
     @property
     def modes(self) -> tuple[str, ...]:

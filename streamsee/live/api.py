@@ -80,10 +80,7 @@ class LiveStream(Resource):
         self.config = config
         with ExitStack() as stack:  # everything opened so far is closed again if a later step fails
             self.source = stack.enter_context(open_source(source, camera=camera, timeout=config.timeout_s))
-            self.analyser = stack.enter_context(Analyser(config.mode, proposals=config.proposals,
-                                                         working_width=config.working_width,
-                                                         objectness_width=config.objectness_width,
-                                                         min_score=config.min_score))
+            self.analyser = stack.enter_context(Analyser.from_config(config))
             paced = Paced(self.source) if config.realtime and not self.source.live else self.source
             self.stream = stack.enter_context(Stream(paced, self.analyser, queue_size=config.queue_size,
                                                      budget_ms=config.budget_ms))

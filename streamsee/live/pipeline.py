@@ -162,9 +162,7 @@ def run(config: RunConfig, source: os.PathLike | str | None = None, camera: int 
         opened = stack.enter_context(open_source(source, camera=camera, timeout=config.timeout_s))
         if source is None and camera is None and console is not None:
             console.print(f"streamsee: playing {opened.description}")
-        analyser = stack.enter_context(Analyser(config.mode, proposals=config.proposals,
-                                                working_width=config.working_width, min_score=config.min_score,
-                                                objectness_width=config.objectness_width))
+        analyser = stack.enter_context(Analyser.from_config(config))
         frames = Paced(opened) if config.realtime and not opened.live else opened
         window = (stack.enter_context(Window(f"streamsee {config.mode}: {opened.description}"))
                   if config.display and display_available() else None)
