@@ -16,6 +16,7 @@ from streamsee import __version__
 
 EXIT_USER_ERROR = 2
 DEFAULT_DATA = "../shared/data/cifar10-jpeg.tar.gz"
+DEFAULT_TINY = "../shared/data/tinyimagenet-64.tar.gz"
 USER_ERRORS = (OSError, ValueError)  # missing, unreadable, unwritable, malformed: what users cause
 
 
@@ -50,6 +51,9 @@ def build_run_parser() -> argparse.ArgumentParser:
                         help="the objectness FCN's working width in pixels (default: configs/default.toml)")
     parser.add_argument("--min-score", type=float, default=None,
                         help="box path: least class probability kept (default: the calibrated threshold)")
+    parser.add_argument("--smooth", type=float, default=None, metavar="KEEP",
+                        help="video and live sources: blend each result with the earlier frames', keeping this share "
+                        "of the running state (default 0.6; 0: off, each frame on its own). Images are never smoothed")
     parser.add_argument("--realtime", action="store_const", const=True, default=None,
                         help="play a file at its own frame rate with the live policy (drop and skip to keep up)")
     parser.add_argument("--budget-ms", type=float, default=None,
@@ -93,6 +97,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--footage", metavar="MEDIA", nargs="?", const="../shared/media", default=None,
                           help="both paths on every file MEDIA/labels.csv lists (default ../shared/media): the top claim "
                           "of 20 frames a clip against its classes, and claims on the files that show none")
+    evaluate.add_argument("--smooth", type=float, default=None, metavar="KEEP",
+                          help="--footage: smoothing over time as the main job runs video (default 0.6; 0: each frame on its own)")
+    evaluate.add_argument("--min-score", type=float, default=None,
+                          help="--footage: the box path's least class probability (default: the calibrated threshold)")
+    evaluate.add_argument("--real-photos", metavar="ARCHIVE", nargs="?", const=DEFAULT_TINY, default=None,
+                          help="real photos at 32x32 (Tiny ImageNet val, default " + DEFAULT_TINY + "): share named right, "
+                          "share called background, AUROC and FPR95 against CIFAR-10 test, for the shipped classifier "
+                          "and box model (or each --model)")
     evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
 
     train = commands.add_parser("train", help="train the shared CIFAR-10 convnet (checkpoints and resumes), "
@@ -102,7 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "(fine-tuned, with its score thresholds)")
     train.add_argument("--data", required=True, help="CIFAR-10: JPEG tree (.tar.gz or folder) or binary release")
     train.add_argument("--out", required=True, help="folder for checkpoint, log, exported models, model card")
-    train.add_argument("--epochs", type=int, default=None, help="classifier: length of the one-cycle schedule")
+    train.add_argument("--epochs", type=int, default=None, help="classifier: length of the one-cycle schedule; boxes: epochs")
+    train.add_argument("--tiny", default=None, metavar="ARCHIVE",
+                       help="boxes: also train on Tiny ImageNet's training photos (tinyimagenet-64.tar.gz): "
+                            "the mapped classes at their class, the 'none' classes as background")
     train.add_argument("--limit", type=int, default=None, help="classifier: train on this many images only")
     train.add_argument("--init", default=None, help="classifier: start from these weights (warm restart)")
     train.add_argument("--peak-lr", type=float, default=None, help="classifier: peak of the one-cycle schedule")
@@ -155,7 +170,7 @@ def run_input(args) -> int:
         mode=args.mode, proposals=args.proposals, working_width=args.working_width,
         objectness_width=args.objectness_width, min_score=args.min_score,
         realtime=args.realtime, budget_ms=args.budget_ms, queue_size=args.queue_size, timeout_s=args.timeout_s,
-        hud=args.hud, display=args.display)
+        hud=args.hud, display=args.display, smooth=args.smooth)
     if args.input is not None and args.camera is not None:
         raise ValueError(f"give an INPUT or --camera, not both (got {args.input!r} and --camera {args.camera!r})")
     if args.stats_json:
@@ -199,11 +214,20 @@ def run_classify(args) -> int:
 
 
 def run_evaluate(args) -> int:
+    if args.real_photos is not None:
+        from streamsee.evaluation.realphotos import evaluate_real_photos, render_real_photos
+
+        models = {"models": args.model} if args.model else {}
+        reports = evaluate_real_photos(args.data, args.real_photos, **models)
+        return show(args, [report.to_json() for report in reports], render_real_photos)
     if args.footage is not None:
+        from streamsee.core.config import RunConfig
         from streamsee.evaluation.footage import evaluate_footage, render_footage_report
 
         settings = {key: value for key, value in (("working_width", args.working_width),
                                                   ("objectness_width", args.objectness_width)) if value is not None}
+        checked = RunConfig().replace(smooth=args.smooth, min_score=args.min_score)  # checked as the main job's
+        settings |= {"smooth": checked.smooth, "min_score": checked.min_score}
         return show(args, evaluate_footage(args.footage, **settings), render_footage_report)
     if args.scenes is not None:
         from streamsee.evaluation.scenes import DEFAULT_BACKGROUNDS, evaluate_scenes, render_scene_report
@@ -243,7 +267,7 @@ def run_train(args) -> int:
     if args.what == "boxes":
         train_box_head = training("boxes").train_box_head
 
-        log = train_box_head(args.data, args.out)
+        log = train_box_head(args.data, args.out, tiny=args.tiny, **({"epochs": args.epochs} if args.epochs else {}))
         print(json.dumps({key: value for key, value in log.items() if key != "calibration"}
                          | {"min_score": log["calibration"]["min_score"],
                             "recall_at_min_score": log["calibration"]["recall_at_min_score"]}))

@@ -12,6 +12,7 @@ from needs import need
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("STREAMSEE_SHARED", ROOT.parent / "shared"))
 CIFAR = SHARED / "data" / "cifar10-jpeg.tar.gz"
+TINY = SHARED / "data" / "tinyimagenet-64.tar.gz"
 MEDIA = SHARED / "media"
 
 
@@ -25,6 +26,11 @@ def shared_file(path: Path) -> Path:
 @pytest.fixture(scope="session")
 def cifar_path() -> Path:
     return shared_file(CIFAR)
+
+
+@pytest.fixture(scope="session")
+def tiny_path() -> Path:
+    return shared_file(TINY)
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from streamsee.evaluation.footage import MediaFile, read_labels, render_footage_report, score_file, summarise
+from streamsee.evaluation.footage import MediaFile, at_threshold, read_labels, render_footage_report, score_file, summarise
 
 # What the shipped models score on 3 frames a clip (2026-12-06), minus about one file's worth: the
 # issue's goal is >= 0.90 right on positives and <= 0.05 (clips) / 0.10 (photos) claimed on negatives.
@@ -84,3 +84,12 @@ def test_the_report_renders_as_tables(report, capsys):
     render_footage_report(report, Console(width=400))
     out = capsys.readouterr().out
     assert "car-turn.mp4" in out and "none of the ten" in out and "positive videos mostly right" in out
+
+
+def test_threshold_sweep_from_per_frame_claims():
+    report = {"files": {
+        "a.mp4": {"classes": ["cat"], "kind": "video", "boxes": {"per_frame": [["cat", 0.9], ["dog", 0.6], [None, 0.0]]}},
+        "b.mp4": {"classes": [], "kind": "video", "boxes": {"per_frame": [["cat", 0.7], [None, 0.0]]}}}}
+    low, high = at_threshold(report, "boxes", 0.5), at_threshold(report, "boxes", 0.8)
+    assert low["positive_videos"] == pytest.approx(0.333) and low["negative_videos"] == 0.5
+    assert high["positive_videos"] == pytest.approx(0.333) and high["negative_videos"] == 0.0

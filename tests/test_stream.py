@@ -14,6 +14,8 @@ from streamsee.video.sources import Frame
 class CountingSource:
     """Frames 0..n-1 of 8x8 pixels, produced every `interval` seconds (a stand-in camera when live)."""
 
+    stills = False
+
     def __init__(self, n, interval=0.0, live=False, fail_at=None):
         self.n, self.interval, self.live, self.fail_at = n, interval, live, fail_at
 
@@ -34,7 +36,7 @@ class SlowAnalyser:
     def __init__(self, seconds=0.0, fail_at=None):
         self.seconds, self.fail_at, self.seen = seconds, fail_at, []
 
-    def __call__(self, image):
+    def __call__(self, image, still=False):
         index = int(image[0, 0, 0])
         if index == self.fail_at:
             raise RuntimeError(f"analysis failed on frame {index}")

@@ -56,8 +56,9 @@ RULES = {
     "display": (lambda v: isinstance(v, bool), "true or false"),
     "realtime": (lambda v: isinstance(v, bool), "true or false"),
     "timeout_s": (lambda v: _number(v) and v > 0, "a number > 0"),
+    "smooth": (lambda v: _number(v) and 0 <= v < 1, "a number from 0 (off) up to but not including 1"),
 }
-FLOATS = ("min_score", "budget_ms", "timeout_s")  # ints are accepted for these and stored as floats
+FLOATS = ("min_score", "budget_ms", "timeout_s", "smooth")  # ints are accepted for these and stored as floats
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class RunConfig:
     display: bool = True              # open a window when a display exists
     realtime: bool = False            # play a file at its own frame rate with the live policy
     timeout_s: float = 5.0            # network sources: time-out to open and to read
+    smooth: float = 0.6               # video and live: share of the smoothed state a new frame keeps (0: off; live.smoothing)
 
     def __post_init__(self):
         for key, (valid, accepted) in RULES.items():

@@ -6,6 +6,10 @@ Scoring, per file and path, on the analysed frames (a photo is one frame):
 - a file showing none of them: the share of frames with any claim at all.
 Then, per path, the means over the positive and the negative videos and photos, and on how many
 positive videos the top claim is right on most frames.
+
+With smoothing (`smooth` > 0, as the main job runs video) each scored frame of a clip is preceded by
+LEAD frames LEAD_GAP apart, analysed but not scored, as a live run at a few frames a second would
+see them, and the smoothed state runs through the whole clip; photos are analysed as stills.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ DEFAULT_MEDIA = Path("../shared/media")
 LABELS = "labels.csv"
 PATHS = ("boxes", "segment")
 KINDS = ("video", "photo")
+LEAD = 2  # with smoothing: frames analysed (not scored) before each scored one
+LEAD_GAP = 4  # frames between them (about 0.13 s at 30 fps: a path at 7.5 analysed frames a second)
 
 
 @dataclass(frozen=True)
@@ -56,24 +62,27 @@ def read_labels(media: os.PathLike | str) -> list[MediaFile]:
     return files
 
 
-def sample_frames(path: os.PathLike | str, count: int) -> list[np.ndarray]:
-    """About `count` BGR frames spread evenly over the clip, decoded with PyAV (a photo: itself)."""
+def sample_frames(path: os.PathLike | str, count: int, lead: int = 0, gap: int = LEAD_GAP) -> list[tuple[np.ndarray, bool]]:
+    """About `count` BGR frames spread evenly over the clip, decoded with PyAV (a photo: itself), each
+    preceded by `lead` frames `gap` apart; pairs (frame, scored), in the clip's order."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"clip not found: {str(path)!r}")
     if Path(path).suffix.lower() in (".jpg", ".jpeg", ".png"):
         image = cv2.imread(str(path))
         if image is None:
             raise ValueError(f"not a readable image: {str(path)!r}")
-        return [image]
+        return [(image, True)]
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         total = stream.frames or int(float(stream.duration * stream.time_base) * float(stream.average_rate))
         step = max(1, total // count)
+        scored = {lead * gap + k * step for k in range(count)}
+        wanted = scored | {index - j * gap for index in scored for j in range(1, lead + 1)}
         frames = []
         for index, frame in enumerate(container.decode(stream)):
-            if index % step == 0:
-                frames.append(frame.to_ndarray(format="bgr24"))
-            if len(frames) == count:
+            if index in wanted:
+                frames.append((frame.to_ndarray(format="bgr24"), index in scored))
+            if sum(is_scored for _, is_scored in frames) == count:
                 break
     return frames
 
@@ -85,21 +94,23 @@ def top_label(result: Result) -> str | None:
     return CLASSES[result.class_id[int(np.argmax(result.score))]]
 
 
-def score_file(item: MediaFile, tops: list[str | None], claims: list[int]) -> dict:
-    """One path on one file: the score (module docstring), its top labels and claims per frame."""
+def score_file(item: MediaFile, tops: list[str | None], claims: list[int], top_scores: list[float] | None = None) -> dict:
+    """One path on one file: the score (module docstring), its top labels and claims per frame, and
+    (given `top_scores`) each frame's top claim and its score, for sweeping a threshold afterwards."""
     if item.classes:
         score = sum(label in item.classes for label in tops) / len(tops)
     else:
         score = sum(label is not None for label in tops) / len(tops)
     return {"score": round(score, 3), "top_labels": dict(Counter(str(label) for label in tops).most_common(3)),
-            "claims_per_frame": round(sum(claims) / len(tops), 2)}
+            "claims_per_frame": round(sum(claims) / len(tops), 2),
+            **({"per_frame": [[label, round(score, 4)] for label, score in zip(tops, top_scores)]} if top_scores else {})}
 
 
-def summarise(files: list[MediaFile], rows: dict) -> dict:
+def summarise(files: list[MediaFile], rows: dict, paths: tuple[str, ...] = PATHS) -> dict:
     """Per path: the mean score over positive and negative videos and photos, and the positive videos
     whose top claim is right on most of their frames."""
     summary = {}
-    for path in PATHS:
+    for path in paths:
         figures = {}
         for kind in KINDS:
             for positive in (True, False):
@@ -114,25 +125,50 @@ def summarise(files: list[MediaFile], rows: dict) -> dict:
     return summary
 
 
+def at_threshold(report: dict, path: str, min_score: float) -> dict:
+    """The summary `path` would have had with claims under `min_score` dropped, from a report made
+    with a lower one (its per-frame top claims); exact for the box path without smoothing."""
+    files, rows = [], {}
+    for name, row in report["files"].items():
+        item = MediaFile(name, tuple(row["classes"]), row["kind"])
+        tops = [label if score >= min_score else None for label, score in row[path]["per_frame"]]
+        files.append(item)
+        rows[name] = {path: score_file(item, tops, [label is not None for label in tops])}
+    return summarise(files, rows, paths=(path,))[path]
+
+
 def evaluate_footage(media: os.PathLike | str = DEFAULT_MEDIA, frames_per_clip: int = 20,
                      proposals: str = "boundieboxies", working_width: int = WORKING_WIDTH,
-                     objectness_width: int = OBJECTNESS_WIDTH) -> dict:
-    """Both paths on every file of the media folder's labels.csv: {"files": {path: row}, "summary": ...}."""
+                     objectness_width: int = OBJECTNESS_WIDTH, smooth: float = 0.0, min_score: float | None = None,
+                     analyser: Analyser | None = None) -> dict:
+    """Both paths on every file of the media folder's labels.csv: {"files": {path: row}, "summary": ...}.
+    `analyser`: one made beforehand (in "compare" mode) instead of one from the settings; it is closed."""
     files = read_labels(media)
     rows = {}
-    with Analyser("compare", proposals=proposals, working_width=working_width,
-                  objectness_width=objectness_width) as analyser:
+    if analyser is None:
+        analyser = Analyser("compare", proposals=proposals, working_width=working_width,
+                            objectness_width=objectness_width, smooth=smooth, min_score=min_score)
+    smooth = analyser.smoother.keep
+    with analyser:
         for item in files:
-            frames = sample_frames(Path(media) / item.path, frames_per_clip)
+            still = item.kind == "photo"
+            analyser.smoother.reset()
+            frames = sample_frames(Path(media) / item.path, frames_per_clip, lead=LEAD if smooth and not still else 0)
             tops: dict[str, list] = {path: [] for path in PATHS}
             claims: dict[str, list] = {path: [] for path in PATHS}
-            for frame in frames:
-                for output in analyser(frame):
+            top_scores: dict[str, list] = {path: [] for path in PATHS}
+            for frame, scored in frames:
+                outputs = analyser(frame, still=still)
+                if not scored:
+                    continue
+                for output in outputs:
                     tops[output.mode].append(top_label(output.result))
                     claims[output.mode].append(len(output.result))
-            rows[item.path] = {"classes": list(item.classes), "kind": item.kind, "frames": len(frames),
-                               **{path: score_file(item, tops[path], claims[path]) for path in PATHS}}
-    return {"frames_per_clip": frames_per_clip, "files": rows, "summary": summarise(files, rows)}
+                    top_scores[output.mode].append(float(output.result.score.max(initial=0.0)))
+            rows[item.path] = {"classes": list(item.classes), "kind": item.kind, "frames": len(tops["boxes"]),
+                               **{path: score_file(item, tops[path], claims[path], top_scores[path]) for path in PATHS}}
+    return {"frames_per_clip": frames_per_clip, "smooth": smooth, "min_score": min_score, "files": rows,
+            "summary": summarise(files, rows)}
 
 
 def render_footage_report(report: dict, console) -> None:

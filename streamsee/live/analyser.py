@@ -10,6 +10,7 @@ import numpy as np
 from streamsee.core.config import RunConfig
 from streamsee.core.resource import Resource
 from streamsee.core.result import PathResult
+from streamsee.live.smoothing import Smoother
 from streamsee.recognition.boxes import BoxDetector
 from streamsee.recognition.fcn import OBJECTNESS_WIDTH, WORKING_WIDTH
 from streamsee.recognition.segmenter import Segmenter
@@ -23,16 +24,21 @@ class Analyser(Resource):
     """Runs `mode` on frames and draws its results. In "compare" both paths run at once on the
     same frame, each in its own thread (LiteRT, OpenCV and dlib release the GIL).
 
+    `smooth` > 0 blends each path's result with the earlier frames' (live.smoothing: the share of
+    the running state a new frame keeps; 0, the default here, gives each frame's own result). A
+    frame analysed with still=True (a photo among unrelated ones) is neither smoothed nor remembered.
+
     >>> with Analyser("compare") as analyse:
     ...     outputs = analyse(frame)             # one PathResult per path
     ...     annotated = analyse.annotate(frame, outputs)
     """
 
     def __init__(self, mode: str = "segment", proposals: str = "boundieboxies", working_width: int = WORKING_WIDTH,
-                 min_score: float | None = None, objectness_width: int = OBJECTNESS_WIDTH):
+                 min_score: float | None = None, objectness_width: int = OBJECTNESS_WIDTH, smooth: float = 0.0):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         self.mode = mode
+        self.smoother = Smoother(smooth)
         self.paths: dict[str, BoxDetector | Segmenter] = {}
         if mode in ("boxes", "compare"):
             self.paths["boxes"] = BoxDetector(proposals=proposals, min_score=min_score)
@@ -46,7 +52,7 @@ class Analyser(Resource):
     def from_config(cls, config: RunConfig) -> Analyser:
         """The analyser a run's settings ask for: its mode, proposals, working widths and min_score."""
         return cls(config.mode, proposals=config.proposals, working_width=config.working_width,
-                   min_score=config.min_score, objectness_width=config.objectness_width)
+                   min_score=config.min_score, objectness_width=config.objectness_width, smooth=config.smooth)
 
     @property
     def modes(self) -> tuple[str, ...]:
@@ -57,16 +63,19 @@ class Analyser(Resource):
         for path in self.paths.values():
             path.close()
 
-    def __call__(self, frame: np.ndarray) -> list[PathResult]:
+    def __call__(self, frame: np.ndarray, still: bool = False) -> list[PathResult]:
+        smooth = self.smoother.keep > 0 and not still
+        new_scene = smooth and self.smoother.scene_cut(frame)
         if len(self.paths) == 1:
-            return [self._run(*next(iter(self.paths.items())), frame)]
-        running = [self._pool.submit(self._run, name, path, frame) for name, path in self.paths.items()]
+            return [self._run(*next(iter(self.paths.items())), frame, smooth, new_scene)]
+        running = [self._pool.submit(self._run, name, path, frame, smooth, new_scene) for name, path in self.paths.items()]
         return [future.result() for future in running]
 
-    @staticmethod
-    def _run(name: str, path, frame: np.ndarray) -> PathResult:
+    def _run(self, name: str, path, frame: np.ndarray, smooth: bool, new_scene: bool) -> PathResult:
         started = time.perf_counter()
         result = path(frame)
+        if smooth:
+            result = self.smoother(frame, name, result, new_scene)
         finished = time.perf_counter()
         return PathResult(name, result, (finished - started) * 1000, finished)
 

@@ -123,6 +123,6 @@ def open(source: str | os.PathLike | None = None, *, camera: int | str | None = 
     """Open a source for recognition: a video file, an image, a folder of images, a stream URL,
     `camera=0`, or nothing (the bundled sample). `config` names a preset (default, fast, accurate)
     or a TOML file; `options` override it: mode, proposals, working_width, objectness_width, min_score, budget_ms,
-    queue_size, realtime, timeout_s. Use it in a `with` block, or just loop over it."""
+    queue_size, realtime, timeout_s, smooth (0: each frame on its own). Use it in a `with` block, or just loop over it."""
     settings = (load_config(config) if config is not None else RunConfig()).replace(**options)
     return LiveStream(settings, source, camera)

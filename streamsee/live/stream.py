@@ -54,6 +54,7 @@ class Stream(Resource):
         self.source = source
         self.analyser = analyser
         self.live = source.live if live is None else live
+        self.stills = source.stills  # unrelated photos: each analysed on its own, nothing smoothed across them
         self.budget_ms = budget_ms
         self.frames: queue.Queue = queue.Queue(maxsize=queue_size)
         self.results: queue.Queue = queue.Queue(maxsize=queue_size)
@@ -135,7 +136,7 @@ class Stream(Resource):
                     self._put(self.results, Analysed(item, latest, analysed=False))
                     continue
                 with self.stats.stage("analyse"):
-                    latest = self.analyser(item.image)
+                    latest = self.analyser(item.image, still=self.stills)
                 for output in latest:
                     self.stats.add_stage(f"analyse {output.mode}", output.latency_ms)
                     path = self.stats.path(output.mode)

@@ -26,6 +26,11 @@ BOX_MODELS_DIR = MODELS_DIR / "boxes"
 DEFAULT_BOX_MODEL = BOX_MODELS_DIR / "boxes_int8.tflite"  # made by `streamsee train boxes`
 CALIBRATION = BOX_MODELS_DIR / "box_calibration.json"  # made by `streamsee train boxes`
 FALLBACK_MIN_SCORE = 0.9
+# Boxes every frame gets beside its proposals, as fractions of the frame (x1, y1, x2, y2): the whole
+# frame, its centre, and its four overlapping corners, for objects that fill much of the frame (real
+# video: a tenth of the frame to all of it), which interest points and selective search cut up.
+LARGE_BOXES = np.array([[0, 0, 1, 1], [0.15, 0.15, 0.85, 0.85],
+                        [0, 0, 0.65, 0.65], [0.35, 0, 1, 0.65], [0, 0.35, 0.65, 1], [0.35, 0.35, 1, 1]], np.float32)
 
 
 def crop_boxes(frame: np.ndarray, boxes: np.ndarray) -> np.ndarray:
@@ -52,8 +57,9 @@ class BoxDetector(Resource):
 
     def __init__(self, proposals: str = "boundieboxies", model_path: os.PathLike | str = DEFAULT_BOX_MODEL,
                  min_score: float | None = None, nms_iou: float = 0.3, max_proposals: int = 150,
-                 threads: int | None = None):
+                 threads: int | None = None, large_boxes: np.ndarray = LARGE_BOXES):
         self.proposal_method = proposals
+        self.large_boxes = np.asarray(large_boxes, np.float32).reshape(-1, 4)  # fractions of the frame, always classified
         self.propose = make_proposals(proposals)
         self.classifier = Classifier(model_path, threads)
         self.min_score = calibrated_min_score(proposals) if min_score is None else min_score
@@ -73,10 +79,12 @@ class BoxDetector(Resource):
         return self.detect(frame, self.propose(frame))
 
     def detect(self, frame: np.ndarray, boxes: np.ndarray) -> Result:
-        """Classify the proposals `boxes` of `frame` (the first max_proposals), keep the confident ones,
-        per-class NMS."""
+        """Classify the large boxes and the proposals `boxes` of `frame` (the first max_proposals), keep the
+        confident ones, per-class NMS."""
         if self.max_proposals:
             boxes = boxes[:self.max_proposals]
+        height, width = frame.shape[:2]
+        boxes = np.concatenate([self.large_boxes * np.float32([width, height, width, height]), boxes])
         if not len(boxes):
             return Result()
         probabilities = self.classify_boxes(frame, boxes)[:, :NUM_CLASSES]  # background only lowers them

@@ -20,6 +20,7 @@ from streamsee.core.result import Result
 from streamsee.recognition.fcn import OBJECTNESS_WIDTH, WORKING_WIDTH, ScoreMap
 from streamsee.recognition.outline import Outliner
 from streamsee.recognition.regions import ObjectFinder, RegionNamer, bounding_box
+from streamsee.recognition.windows import WindowScores
 
 
 class Segmenter(Resource):
@@ -31,8 +32,9 @@ class Segmenter(Resource):
     """
 
     def __init__(self, scores: ScoreMap | None = None, objects: ObjectFinder | None = None,
-                 namer: RegionNamer | None = None, outliner: Outliner | None = None):
-        steps = []
+                 namer: RegionNamer | None = None, outliner: Outliner | None = None, coarse: WindowScores | None = None):
+        steps = [] if coarse is None else [coarse]
+        self.coarse = coarse  # a second, coarser level of the pyramid whose probabilities are averaged in (None: one level)
         try:
             self.scores = ScoreMap() if scores is None else scores
             steps.append(self.scores)
@@ -70,13 +72,16 @@ class Segmenter(Resource):
         return self.scores.working_size(frame_shape)
 
     def close(self) -> None:
-        for step in (self.namer, self.objects, self.scores):
-            step.close()
+        for step in (self.namer, self.objects, self.scores, self.coarse):
+            if step is not None:
+                step.close()
 
     def __call__(self, frame: np.ndarray) -> Result:
         check_frame(frame)
         working = self.scores.shrink(frame)
         probabilities = self.scores(working)
+        if self.coarse is not None:
+            probabilities = fuse(probabilities, self.coarse(frame, probabilities.shape[:2]))
         objects, background, outline = self.objects(frame, working, probabilities)
         labels = self.namer(frame, objects, background, probabilities)
         min_area = self.namer.min_area
@@ -85,6 +90,11 @@ class Segmenter(Resource):
         labels[too_small[labels]] = BACKGROUND_ID  # classes covering too little of the map are dropped
         class_map = self.outliner(labels, outline, frame.shape)
         return summarise(class_map, labels, probabilities)
+
+
+def fuse(fine: np.ndarray, coarse: np.ndarray) -> np.ndarray:
+    """The mean of two levels' probabilities on the same cells."""
+    return (fine + coarse) / 2
 
 
 def summarise(class_map: np.ndarray, labels: np.ndarray, probabilities: np.ndarray) -> Result:

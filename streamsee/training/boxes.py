@@ -12,6 +12,11 @@ scenes composed of CIFAR-10 *training* images on scikit-image's photos and Debia
 a crop that covers none (IoU < 0.3) is background. The 50,000 CIFAR-10 training images go in too,
 at their classes, so the ten classes are still learnt from whole, real images, not only from crops
 of pasted ones.
+
+With ``--tiny`` (Tiny ImageNet's tar.gz) real photos go in as well, resized from 64 to 32: those of
+the classes that map to a CIFAR-10 class at their class, and those of the 176 `none` classes (people's
+things, food, rooms, landscapes, other animals) as background, so the model learns both the ten and
+"none of the ten" from real images, not only from CIFAR-10 and pasted scenes.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ OBJECT_IOU = 0.5  # a proposal at least this close to an object is that object
 BACKGROUND_IOU = 0.3  # a proposal no closer than this to every object is background
 JITTERED_PER_OBJECT = 16  # extra positives: each object's box shifted and scaled a little (4: fewer found)
 BACKGROUND_SHARE = 0.5  # share of the fit's total weight that background crops carry
+REAL_SHARE = 0.4  # with --tiny: the share of each side's weight (objects, background) on Tiny ImageNet's photos
 EPOCHS = 3
 BATCH_SIZE = 128
 LEARNING_RATE = 0.01  # SGD with Nesterov momentum 0.9, cosine decay to 0
@@ -111,12 +117,19 @@ def labelled_crops(train, photos: list[np.ndarray], scenes: int = SCENES, seed: 
     return np.concatenate(crops), np.concatenate(labels).astype(np.int64)
 
 
-def batches(images: np.ndarray, labels: np.ndarray, seed: int = SEED) -> tf.data.Dataset:
-    """Shuffled batches, each image flipped at random and shifted by up to PAD pixels, each example
-    weighted so that background carries BACKGROUND_SHARE of the total and objects the rest."""
-    background = labels == BACKGROUND
-    weights = np.where(background, BACKGROUND_SHARE / max(background.sum(), 1),
-                       (1 - BACKGROUND_SHARE) / max((~background).sum(), 1)).astype(np.float32) * len(labels)
+def example_weights(labels: np.ndarray, real: np.ndarray) -> np.ndarray:
+    """Weights (mean 1) that give background BACKGROUND_SHARE of the total and objects the rest, and
+    within each side REAL_SHARE to the real photos (`real`: a mask; none real: each side spread evenly)."""
+    weights = np.zeros(len(labels), np.float32)
+    for side, share in ((labels == BACKGROUND, BACKGROUND_SHARE), (labels != BACKGROUND, 1 - BACKGROUND_SHARE)):
+        groups = [(side & real, REAL_SHARE), (side & ~real, 1 - REAL_SHARE)] if (side & real).any() else [(side, 1.0)]
+        for group, part in groups:
+            weights[group] = share * part / max(group.sum(), 1)
+    return weights * len(labels)
+
+
+def batches(images: np.ndarray, labels: np.ndarray, weights: np.ndarray, seed: int = SEED) -> tf.data.Dataset:
+    """Shuffled, weighted batches, each image flipped at random and shifted by up to PAD pixels."""
 
     def augment(image, label, weight):
         image = tf.image.random_flip_left_right(tf.cast(image, tf.float32), seed=seed)
@@ -129,9 +142,11 @@ def batches(images: np.ndarray, labels: np.ndarray, seed: int = SEED) -> tf.data
 
 # ---------------------------------------------------------------- fit
 def train_box_head(data, out, scenes: int = SCENES, epochs: int = EPOCHS, backbone_weights=BACKBONE_WEIGHTS,
-                   cifar_images: int | None = None, export: bool = True, quiet: bool = False) -> dict:
+                   cifar_images: int | None = None, export: bool = True, quiet: bool = False,
+                   tiny=None, tiny_per_class: int | None = None) -> dict:
     """Fine-tune the box model on proposal crops and the CIFAR-10 training images (the first
-    `cifar_images` of them; all by default); with export, write boxes_{float,int8}.tflite into OUT,
+    `cifar_images` of them; all by default), and with `tiny` on Tiny ImageNet's training photos
+    (the first `tiny_per_class` of each class; all by default); with export, write boxes_{float,int8}.tflite into OUT,
     calibrate the score thresholds (box_calibration.json) and write the model card. Returns the log."""
     from streamsee.datasets.cifar10 import load_cifar10
     from streamsee.datasets.scenes import background_photos
@@ -144,7 +159,15 @@ def train_box_head(data, out, scenes: int = SCENES, epochs: int = EPOCHS, backbo
     train = load_cifar10(data, "train")
     crops, labels = labelled_crops(train, photos, scenes)
     images = np.concatenate([crops, train.images[:cifar_images]])
-    targets = np.concatenate([labels, train.labels[:cifar_images]])
+    targets = np.concatenate([labels, train.labels[:cifar_images]]).astype(np.int64)
+    real = np.zeros(len(targets), bool)
+    if tiny is not None:
+        from streamsee.datasets.tinyimagenet import load_tinyimagenet
+
+        photos_split = load_tinyimagenet(tiny, "train", per_class=tiny_per_class)
+        images = np.concatenate([images, photos_split.at_size(32)])
+        targets = np.concatenate([targets, photos_split.labels])  # NONE (10) is BACKGROUND
+        real = np.r_[real, np.ones(len(photos_split), bool)]
     model = build_box_model(backbone_weights)
     steps = epochs * -(-len(targets) // BATCH_SIZE)
     model.compile(optimizer=keras.optimizers.SGD(keras.optimizers.schedules.CosineDecay(LEARNING_RATE, steps),
@@ -155,11 +178,16 @@ def train_box_head(data, out, scenes: int = SCENES, epochs: int = EPOCHS, backbo
         task = bar.add_task("boxes", total=epochs, status=f"{len(targets)} examples")
         shown = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: bar.update(
             task, advance=1, status=f"loss {logs['loss']:.3f} accuracy {logs['accuracy']:.3f}"))
-        history = model.fit(batches(images, targets), epochs=epochs, verbose=0, callbacks=[shown]).history
+        history = model.fit(batches(images, targets, example_weights(targets, real)), epochs=epochs, verbose=0,
+                            callbacks=[shown]).history
     model.save_weights(out / "boxes.weights.h5")
     background = labels == BACKGROUND
     log = {"scenes": scenes, "seed": SEED, "crops": int(len(labels)), "background_crops": int(background.sum()),
-           "cifar_images": int(len(targets) - len(labels)), "object_iou": OBJECT_IOU, "background_iou": BACKGROUND_IOU,
+           "cifar_images": int(len(targets) - len(labels) - real.sum()),
+           "tiny": tiny and {"archive": os.path.relpath(tiny), "photos": int(real.sum()),
+                             "background_photos": int((real & (targets == BACKGROUND)).sum()),
+                             "per_class": tiny_per_class, "real_share": REAL_SHARE},
+           "object_iou": OBJECT_IOU, "background_iou": BACKGROUND_IOU,
            "jittered_per_object": JITTERED_PER_OBJECT, "background_share": BACKGROUND_SHARE, "epochs": epochs,
            "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE, "backbone_weights": os.path.relpath(backbone_weights),
            "history": [{"epoch": epoch + 1, "loss": round(loss, 5), "weighted_accuracy": round(accuracy, 5)}
@@ -201,7 +229,12 @@ def write_model_card(out: Path, log: dict) -> None:
         "scenes of CIFAR-10 *training* images on scikit-image's photos and Debian's wallpapers (all but the calibration "
         "ones: scenes.CALIBRATION_BACKGROUNDS, WALLPAPERS['calibrate']); a crop at IoU >= "
         f"{log['object_iou']} with an object is its class, one under {log['background_iou']} with all is background; "
-        f"and {log['cifar_images']} CIFAR-10 training images at their classes. Never CIFAR-10 test images, never ../shared/media",
+        f"and {log['cifar_images']} CIFAR-10 training images at their classes"
+        + (f"; and {log['tiny']['photos']} Tiny ImageNet *training* photos (`{log['tiny']['archive']}`, resized 64 to 32), "
+           f"{log['tiny']['background_photos']} of them of the `none` classes as background, the rest at the CIFAR-10 class "
+           "that cifar10_map.csv gives (ambiguous classes left out), weighted to "
+           f"{log['tiny']['real_share']:.0%} of each side" if log.get("tiny") else "")
+        + ". Never CIFAR-10 test images, never Tiny ImageNet val images, never ../shared/media",
         f"- Fit: {log['epochs']} epochs, batch {log['batch_size']}, SGD (Nesterov 0.9) from {log['learning_rate']} with "
         f"cosine decay, flips and {PAD}-px shifts; background weighted to {log['background_share']:.0%} of the total; "
         f"final loss {last['loss']:.3f}, weighted accuracy {last['weighted_accuracy']:.2%}; "

@@ -68,6 +68,7 @@ class Camera(Resource):
     """
 
     live = True
+    stills = False
     audio = None
     time_base = CLOCK_TIME_BASE
     CLOSE_WAIT = 2.0  # seconds close() waits for a read in progress
@@ -145,6 +146,7 @@ class NetworkStream(Resource):
     """
 
     live = True
+    stills = False
 
     def __init__(self, url: str, timeout: float = 5.0):
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:

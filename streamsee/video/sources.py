@@ -3,6 +3,7 @@
 
 Every source has the same public attributes:
     live: bool               frames arrive in real time (drop/skip policy applies)
+    stills: bool             frames are unrelated photos (nothing is carried from one to the next)
     rate: Fraction           frames per second
     size: tuple[int, int]    width, height of its frames
     time_base: Fraction      for the output video's timestamps
@@ -66,6 +67,7 @@ class VideoFile(Resource):
     """
 
     live = False
+    stills = False
 
     def __init__(self, path: os.PathLike | str):
         self.path = Path(path)
@@ -127,6 +129,7 @@ class ImageFiles(Resource):
     `size` is the first image's (read, and so checked, when opened)."""
 
     live = False
+    stills = True
     audio = None
     error = None
     rate = Fraction(1)

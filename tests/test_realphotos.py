@@ -1,0 +1,58 @@
+"""Real photos at CIFAR's scale (Tiny ImageNet), as `streamsee evaluate --real-photos` reports them."""
+
+import numpy as np
+import pytest
+
+from streamsee.core.labels import CLASSES
+from streamsee.datasets.tinyimagenet import NONE, TinyImageNetError, load_tinyimagenet, read_map
+from streamsee.evaluation.realphotos import evaluate_real_photos, fpr_at_tpr
+
+# The shipped models on the 1,050 mapped val images and the 8,800 'none' ones against CIFAR-10 test
+# (2026-12-06), minus a little: see docs/experiments.md.
+FLOORS = {"classifier_int8.tflite": {"right": 0.64, "auroc": 0.83},
+          "boxes_int8.tflite": {"right": 0.52, "auroc": 0.95}}
+CEILINGS = {"classifier_int8.tflite": {"fpr95": 0.68}, "boxes_int8.tflite": {"fpr95": 0.19, "called_background": 0.30}}
+
+
+def test_map_reads_classes_none_and_ambiguous():
+    meaning = read_map('wnid,cifar10,words\nn1,cat,"tabby"\nn2,none,"bear"\nn3,ambiguous,"police van"\n')
+    assert meaning == {"n1": CLASSES.index("cat"), "n2": NONE, "n3": None}
+
+
+def test_fpr_at_tpr():
+    in_scores = np.linspace(0.5, 1.0, 100)
+    assert fpr_at_tpr(in_scores, np.zeros(50)) == 0.0
+    assert fpr_at_tpr(in_scores, np.ones(50)) == 1.0
+
+
+def test_missing_and_bad_archive_name_the_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nowhere.tar.gz"):
+        load_tinyimagenet(tmp_path / "nowhere.tar.gz")
+    bad = tmp_path / "bad.tar.gz"
+    bad.write_bytes(b"not an archive")
+    with pytest.raises(TinyImageNetError, match="bad.tar.gz"):
+        load_tinyimagenet(bad)
+    with pytest.raises(ValueError, match="'test'"):
+        load_tinyimagenet(bad, "test")
+
+
+@pytest.mark.slow
+def test_val_split_holds_the_mapped_and_none_classes(tiny_path):
+    val = load_tinyimagenet(tiny_path, "val")
+    assert val.images.shape == (9850, 64, 64, 3) and val.images.dtype == np.uint8
+    assert (val.labels != NONE).sum() == 1050 and (val.labels == NONE).sum() == 8800
+    assert {CLASSES[c] for c in set(val.labels.tolist()) - {NONE}} == {"automobile", "bird", "cat", "dog", "frog", "ship", "truck"}
+    assert val.at_size(32).shape == (9850, 32, 32, 3)
+
+
+@pytest.mark.slow
+def test_shipped_models_on_real_photos(cifar_path, tiny_path):
+    reports = {report.model.rsplit("/", 1)[-1]: report for report in evaluate_real_photos(cifar_path, tiny_path)}
+    assert set(reports) == set(FLOORS)
+    for name, report in reports.items():
+        assert report.n_mapped == 1050 and report.n_none == 8800 and report.n_cifar == 10000
+        for key, floor in FLOORS[name].items():
+            assert getattr(report, key) >= floor, (name, key, getattr(report, key))
+        for key, ceiling in CEILINGS[name].items():
+            assert getattr(report, key) <= ceiling, (name, key, getattr(report, key))
+    assert reports["classifier_int8.tflite"].called_background is None
