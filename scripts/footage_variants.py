@@ -24,6 +24,7 @@ parser.add_argument("--box-model", default=str(DEFAULT_BOX_MODEL))
 parser.add_argument("--windows", action="store_true", help="the coarse level: the box model over large windows")
 parser.add_argument("--smooth", type=float, default=0.0)
 parser.add_argument("--min-score", type=float, default=None)
+parser.add_argument("--segment-min-score", type=float, default=0.0)
 args = parser.parse_args()
 
 analyser = Analyser("compare", smooth=args.smooth)
@@ -31,7 +32,7 @@ for path in analyser.paths.values():
     path.close()
 analyser.paths["boxes"] = BoxDetector(model_path=args.box_model, min_score=args.min_score)
 analyser.paths["segment"] = Segmenter(ScoreMap(), ObjectFinder(), RegionNamer(args.box_model),
-                                      coarse=WindowScores(args.box_model) if args.windows else None)
+                                      coarse=WindowScores(args.box_model) if args.windows else False, min_score=args.segment_min_score)
 report = evaluate_footage(args.media, frames_per_clip=args.frames, analyser=analyser)
 report["variant"] = vars(args)
 print(json.dumps(report))

@@ -69,6 +69,8 @@ def test_segmenter_settings_and_close():
         Outliner(0)
     with pytest.raises(ValueError, match="naming_opening must be a whole number of map cells, 0 or more .* got 2.5"):
         RegionNamer(naming_opening=2.5)
+    with pytest.raises(ValueError, match="min_score must be in \\[0, 1\\), got 1.0"):
+        Segmenter(min_score=1.0)
     assert Segmenter.at_widths(96, 128).working_size((480, 640)) == (72, 96)
     segment = Segmenter()
     segment.close()
@@ -87,9 +89,11 @@ def test_fcn_regions_are_named_whole(scenes):
 
     frame = next(scene.image for scene in scenes if len(scene.class_id) >= 2)
     # each map cell's label at the frame's size (outline_background=None): naming, not the outline
-    with Segmenter(outliner=Outliner(None)) as named, \
-            Segmenter(namer=RegionNamer(DEFAULT_MODEL, split_background=0), outliner=Outliner(None)) as no_background, \
-            Segmenter(namer=RegionNamer(None), outliner=Outliner(None)) as per_pixel:
+    # (one level, every region kept: naming alone differs)
+    one_level = {"outliner": Outliner(None), "coarse": False, "min_score": 0.0}
+    with Segmenter(**one_level) as named, \
+            Segmenter(namer=RegionNamer(DEFAULT_MODEL, split_background=0), **one_level) as no_background, \
+            Segmenter(namer=RegionNamer(None), **one_level) as per_pixel:
         by_box_model, by_classifier, by_pixel = named(frame), no_background(frame), per_pixel(frame)
     claimed = by_classifier.class_map != BACKGROUND_ID
     assert claimed.any()
@@ -204,9 +208,9 @@ def test_box_detector_contract(scenes):
 
 
 def test_box_detector_classifies_at_most_max_proposals(scenes):
-    """The method's likeliest proposals first: only the first max_proposals crops are classified."""
+    """The large boxes, then the method's likeliest proposals: max_proposals crops in all are classified."""
     frame = scenes[0].image
-    with BoxDetector(min_score=0.0, max_proposals=5) as detect:
+    with BoxDetector(min_score=0.0, max_proposals=len(LARGE_BOXES) + 5) as detect:
         proposals = detect.propose(frame)
         classified = []
         classify = detect.classify_boxes
@@ -239,6 +243,17 @@ def test_fcn_on_held_out_scenes(scenes):
     with Segmenter() as segment:
         report = evaluate_fcn(scenes, segment)
     assert report["miou"] >= FCN_MIOU_FLOOR
+
+
+def test_regions_under_min_score_are_dropped(scenes):
+    frame = next(scene.image for scene in scenes if len(scene.class_id) >= 2)
+    with Segmenter(min_score=0.0) as every, Segmenter(min_score=0.5) as sure:
+        all_regions, kept = every(frame), sure(frame)
+    assert len(all_regions) > len(kept) or (all_regions.score >= 0.5).all()
+    assert (kept.score >= 0.5).all()
+    np.testing.assert_array_equal(np.sort(kept.class_id), np.sort(all_regions.class_id[all_regions.score >= 0.5]))
+    unsure = np.isin(all_regions.class_map, all_regions.class_id[all_regions.score < 0.5])
+    assert (kept.class_map[unsure] == BACKGROUND_ID).all()
 
 
 def test_region_peak_is_at_least_its_mean(scenes):

@@ -8,10 +8,11 @@ from streamsee.datasets.tinyimagenet import NONE, TinyImageNetError, load_tinyim
 from streamsee.evaluation.realphotos import evaluate_real_photos, fpr_at_tpr
 
 # The shipped models on the 1,050 mapped val images and the 8,800 'none' ones against CIFAR-10 test
-# (2026-12-06), minus a little: see docs/experiments.md.
+# (2026-12-06), minus a little: classifier right 0.662, AUROC 0.850, FPR95 0.649; box model (trained on
+# Tiny ImageNet's training half too) right 0.698, called background 0.234, AUROC 0.989, FPR95 0.051.
 FLOORS = {"classifier_int8.tflite": {"right": 0.64, "auroc": 0.83},
-          "boxes_int8.tflite": {"right": 0.52, "auroc": 0.95}}
-CEILINGS = {"classifier_int8.tflite": {"fpr95": 0.68}, "boxes_int8.tflite": {"fpr95": 0.19, "called_background": 0.30}}
+          "boxes_int8.tflite": {"right": 0.68, "auroc": 0.985}}
+CEILINGS = {"classifier_int8.tflite": {"fpr95": 0.68}, "boxes_int8.tflite": {"fpr95": 0.07, "called_background": 0.26}}
 
 
 def test_map_reads_classes_none_and_ambiguous():
@@ -37,20 +38,12 @@ def test_missing_and_bad_archive_name_the_path(tmp_path):
 
 
 @pytest.mark.slow
-def test_val_split_holds_the_mapped_and_none_classes(tiny_path):
-    val = load_tinyimagenet(tiny_path, "val")
-    assert val.images.shape == (9850, 64, 64, 3) and val.images.dtype == np.uint8
-    assert (val.labels != NONE).sum() == 1050 and (val.labels == NONE).sum() == 8800
-    assert {CLASSES[c] for c in set(val.labels.tolist()) - {NONE}} == {"automobile", "bird", "cat", "dog", "frog", "ship", "truck"}
-    assert val.at_size(32).shape == (9850, 32, 32, 3)
-
-
-@pytest.mark.slow
 def test_shipped_models_on_real_photos(cifar_path, tiny_path):
     reports = {report.model.rsplit("/", 1)[-1]: report for report in evaluate_real_photos(cifar_path, tiny_path)}
     assert set(reports) == set(FLOORS)
     for name, report in reports.items():
         assert report.n_mapped == 1050 and report.n_none == 8800 and report.n_cifar == 10000
+        assert set(report.per_class) == {"automobile", "bird", "cat", "dog", "frog", "ship", "truck"}
         for key, floor in FLOORS[name].items():
             assert getattr(report, key) >= floor, (name, key, getattr(report, key))
         for key, ceiling in CEILINGS[name].items():

@@ -57,7 +57,7 @@ def bench_paths(data: os.PathLike | str, frames: int = 12, repeats: int = 2, rec
     recall_set = make_scenes(data, recall_scenes, backgrounds, seed=2)
     objects = sum(len(s.class_id) for s in recall_set)
     report = {"frame_size": "640x480", "frames": len(images), "recall_scenes": len(recall_set), "recall_objects": objects}
-    with Segmenter() as segmenter:
+    with Segmenter.at_widths() as segmenter:
         report["fcn"] = summary(timed(segmenter, images, repeats))
     for method in PROPOSAL_METHODS:
         propose = make_proposals(method)

@@ -27,12 +27,14 @@ class ClassifierReport:
 
 
 def evaluate_classifier(data: os.PathLike | str, model: os.PathLike | str | list = DEFAULT_MODEL) -> ClassifierReport:
-    """The report for one classifier, or for an ensemble (a list of models: the mean of their class scores)."""
+    """The report for one classifier, or for an ensemble (a list of models: the mean of their class scores);
+    a model with a background score is scored 10-way, on the ten class scores alone."""
     models = list(model) if isinstance(model, (list, tuple)) else [model]
     with Ensemble(models, mirror=False) as ensemble:
         split = load_cifar10(data, "test")
-        image_alone = ensemble.logits(split.images)
-        mirrored = ensemble.logits(split.images[:, :, ::-1])
+        # 10-way: a model with an eleventh score, background (the box model), is scored on the ten alone
+        image_alone = ensemble.logits(split.images)[:, :len(CLASSES)]
+        mirrored = ensemble.logits(split.images[:, :, ::-1])[:, :len(CLASSES)]
     predicted = ((image_alone + mirrored) / 2).argmax(axis=1)  # as shipped: both views' scores averaged
     single_view = image_alone.argmax(axis=1)
     classes = list(range(len(CLASSES)))

@@ -64,7 +64,7 @@ def read_labels(media: os.PathLike | str) -> list[MediaFile]:
 
 def sample_frames(path: os.PathLike | str, count: int, lead: int = 0, gap: int = LEAD_GAP) -> list[tuple[np.ndarray, bool]]:
     """About `count` BGR frames spread evenly over the clip, decoded with PyAV (a photo: itself), each
-    preceded by `lead` frames `gap` apart; pairs (frame, scored), in the clip's order."""
+    but the first preceded by `lead` frames `gap` apart; pairs (frame, scored), in the clip's order."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"clip not found: {str(path)!r}")
     if Path(path).suffix.lower() in (".jpg", ".jpeg", ".png"):
@@ -76,8 +76,8 @@ def sample_frames(path: os.PathLike | str, count: int, lead: int = 0, gap: int =
         stream = container.streams.video[0]
         total = stream.frames or int(float(stream.duration * stream.time_base) * float(stream.average_rate))
         step = max(1, total // count)
-        scored = {lead * gap + k * step for k in range(count)}
-        wanted = scored | {index - j * gap for index in scored for j in range(1, lead + 1)}
+        scored = {k * step for k in range(count)}
+        wanted = scored | {index - j * gap for index in scored for j in range(1, lead + 1)}  # none before the first
         frames = []
         for index, frame in enumerate(container.decode(stream)):
             if index in wanted:

@@ -64,7 +64,7 @@ class BoxDetector(Resource):
         self.classifier = Classifier(model_path, threads)
         self.min_score = calibrated_min_score(proposals) if min_score is None else min_score
         self.nms_iou = nms_iou
-        self.max_proposals = max_proposals  # crops classified per frame, the method's likeliest first (0: all)
+        self.max_proposals = max_proposals  # crops classified per frame: the large boxes, then the method's likeliest (0: all)
 
     def close(self) -> None:
         self.classifier.close()
@@ -79,10 +79,10 @@ class BoxDetector(Resource):
         return self.detect(frame, self.propose(frame))
 
     def detect(self, frame: np.ndarray, boxes: np.ndarray) -> Result:
-        """Classify the large boxes and the proposals `boxes` of `frame` (the first max_proposals), keep the
-        confident ones, per-class NMS."""
+        """Classify the large boxes and the first of the proposals `boxes` of `frame` (max_proposals crops in
+        all), keep the confident ones, per-class NMS."""
         if self.max_proposals:
-            boxes = boxes[:self.max_proposals]
+            boxes = boxes[:max(0, self.max_proposals - len(self.large_boxes))]
         height, width = frame.shape[:2]
         boxes = np.concatenate([self.large_boxes * np.float32([width, height, width, height]), boxes])
         if not len(boxes):
