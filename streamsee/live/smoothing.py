@@ -24,7 +24,7 @@ from streamsee.core.labels import BACKGROUND_ID, NUM_CLASSES
 from streamsee.core.result import Result
 from streamsee.recognition.outline import Outliner
 from streamsee.recognition.regions import MIN_AREA
-from streamsee.recognition.segmenter import summarise
+from streamsee.recognition.segmenter import drop_classes, summarise
 
 KEEP = 0.6  # the default share of the state a new frame keeps
 # Mean Bhattacharyya distance of two frames' quarter histograms that means a new scene. On ../shared/media
@@ -89,9 +89,7 @@ class HeatmapSmoother:
         # an object where the classes' votes together beat background's, then the class with the most
         labels = self.votes[..., :NUM_CLASSES].argmax(axis=2).astype(np.uint8)
         labels[self.votes[..., :NUM_CLASSES].sum(axis=2) <= self.votes[..., NUM_CLASSES]] = BACKGROUND_ID
-        too_small = np.bincount(labels.ravel(), minlength=BACKGROUND_ID + 1) < self.min_area * labels.size
-        too_small[BACKGROUND_ID] = False
-        labels[too_small[labels]] = BACKGROUND_ID
+        labels = drop_classes(labels, self.probabilities, self.min_area, min_score=0.0)
         class_map = self.outliner(labels, self.votes[..., NUM_CLASSES], frame_shape)
         return summarise(class_map, labels, self.probabilities)
 

@@ -105,18 +105,20 @@ class Segmenter(Resource):
             probabilities = fuse(probabilities, self.coarse(frame, probabilities.shape[:2]))
         objects, background, outline = self.objects(frame, working, probabilities)
         labels = self.namer(frame, objects, background, probabilities)
-        min_area = self.namer.min_area
-        too_small = np.bincount(labels.ravel(), minlength=BACKGROUND_ID + 1) < min_area * labels.size
-        too_small[BACKGROUND_ID] = False
-        labels[too_small[labels]] = BACKGROUND_ID  # classes covering too little of the map are dropped
+        labels = drop_classes(labels, probabilities, self.namer.min_area, self.min_score)
         class_map = self.outliner(labels, outline, frame.shape)
-        result = summarise(class_map, labels, probabilities)
-        unsure = result.class_id[result.score < self.min_score]
-        if len(unsure):  # dropped: their pixels become background
-            class_map[np.isin(class_map, unsure)] = BACKGROUND_ID
-            labels[np.isin(labels, unsure)] = BACKGROUND_ID
-            result = summarise(class_map, labels, probabilities)
-        return result
+        return summarise(class_map, labels, probabilities)
+
+
+def drop_classes(labels: np.ndarray, probabilities: np.ndarray, min_area: float, min_score: float) -> np.ndarray:
+    """The labels (map cells, BACKGROUND_ID where none) with the classes that cover less than min_area of
+    the map, or whose mean probability over their cells is under min_score, made background."""
+    cells = np.bincount(labels.ravel(), minlength=BACKGROUND_ID + 1)
+    dropped = [class_id for class_id in np.nonzero(cells[:BACKGROUND_ID])[0].tolist() if cells[class_id] < min_area * labels.size
+               or probabilities[..., class_id][labels == class_id].mean() < min_score]
+    if dropped:
+        labels = np.where(np.isin(labels, dropped), BACKGROUND_ID, labels).astype(np.uint8)
+    return labels
 
 
 def fuse(fine: np.ndarray, coarse: np.ndarray) -> np.ndarray:
