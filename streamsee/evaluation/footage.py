@@ -78,11 +78,11 @@ def sample_frames(path: os.PathLike | str, count: int, lead: int = 0, gap: int =
         step = max(1, total // count)
         scored = {k * step for k in range(count)}
         wanted = scored | {index - j * gap for index in scored for j in range(1, lead + 1)}  # none before the first
-        frames = []
+        frames, last = [], max(scored)
         for index, frame in enumerate(container.decode(stream)):
             if index in wanted:
                 frames.append((frame.to_ndarray(format="bgr24"), index in scored))
-            if sum(is_scored for _, is_scored in frames) == count:
+            if index == last:
                 break
     return frames
 

@@ -50,7 +50,7 @@ class Analyser(Resource):
 
     @classmethod
     def from_config(cls, config: RunConfig) -> Analyser:
-        """The analyser a run's settings ask for: its mode, proposals, working widths and min_score."""
+        """The analyser a run's settings ask for: its mode, proposals, working widths, min_score and smoothing."""
         return cls(config.mode, proposals=config.proposals, working_width=config.working_width,
                    min_score=config.min_score, objectness_width=config.objectness_width, smooth=config.smooth)
 
