@@ -118,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--tiny", default=None, metavar="ARCHIVE",
                        help="boxes: also train on Tiny ImageNet's training photos (tinyimagenet-64.tar.gz): "
                             "the mapped classes at their class, the 'none' classes as background")
+    train.add_argument("--scratch", action="store_true",
+                       help="boxes: train a fresh net (training/fastnet.py, airbench94's recipe) instead of "
+                            "fine-tuning the classifier")
     train.add_argument("--limit", type=int, default=None, help="classifier: train on this many images only")
     train.add_argument("--init", default=None, help="classifier: start from these weights (warm restart)")
     train.add_argument("--peak-lr", type=float, default=None, help="classifier: peak of the one-cycle schedule")
@@ -267,7 +270,7 @@ def run_train(args) -> int:
     if args.what == "boxes":
         train_box_head = training("boxes").train_box_head
 
-        log = train_box_head(args.data, args.out, tiny=args.tiny, **({"epochs": args.epochs} if args.epochs else {}))
+        log = train_box_head(args.data, args.out, tiny=args.tiny, epochs=args.epochs, scratch=args.scratch)
         print(json.dumps({key: value for key, value in log.items() if key != "calibration"}
                          | {"min_score": log["calibration"]["min_score"],
                             "recall_at_min_score": log["calibration"]["recall_at_min_score"]}))

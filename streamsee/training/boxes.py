@@ -56,6 +56,16 @@ FLOAT_NAME = "boxes_float.tflite"
 INT8_NAME = "boxes_int8.tflite"
 BACKGROUND = NUM_CLASSES  # index of the background output
 
+# the from-scratch recipe (--scratch): training.fastnet's net, airbench94's ingredients (see there)
+SCRATCH_EPOCHS = 10  # epochs of SCRATCH_EXAMPLES examples drawn from the whole shuffled set
+SCRATCH_EXAMPLES = 100_000
+SCRATCH_BATCH_SIZE = 512
+SCRATCH_LEARNING_RATE = 0.2  # SGD, Nesterov momentum 0.85: linear warm-up over the first epoch, linear decay to 0
+SCRATCH_MOMENTUM = 0.85
+SCRATCH_WEIGHT_DECAY = 5e-4
+LABEL_SMOOTHING = 0.2
+EMA_MOMENTUM = 0.99  # the exported weights are this moving average of the fitted ones
+
 
 # ---------------------------------------------------------------- model
 def build_box_model(backbone_weights=BACKBONE_WEIGHTS) -> keras.Model:
@@ -128,22 +138,71 @@ def example_weights(labels: np.ndarray, real: np.ndarray) -> np.ndarray:
     return weights * len(labels)
 
 
-def batches(images: np.ndarray, labels: np.ndarray, weights: np.ndarray, seed: int = SEED) -> tf.data.Dataset:
-    """Shuffled, weighted batches, each image flipped at random and shifted by up to PAD pixels."""
+def batches(images: np.ndarray, labels: np.ndarray, weights: np.ndarray, seed: int = SEED,
+            batch_size: int = BATCH_SIZE, one_hot: bool = False) -> tf.data.Dataset:
+    """Shuffled, weighted batches, each image flipped at random and shifted by up to PAD pixels
+    (labels one-hot with `one_hot`, for label smoothing)."""
 
     def augment(image, label, weight):
         image = tf.image.random_flip_left_right(tf.cast(image, tf.float32), seed=seed)
         image = tf.pad(image, [[PAD, PAD], [PAD, PAD], [0, 0]], mode="REFLECT")
+        label = tf.one_hot(label, NUM_CLASSES + 1) if one_hot else label
         return tf.image.random_crop(image, (32, 32, 3), seed=seed), label, weight
 
     return (tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int32), weights))
-            .shuffle(len(labels), seed=seed).map(augment, num_parallel_calls=2).batch(BATCH_SIZE).prefetch(2))
+            .shuffle(len(labels), seed=seed).map(augment, num_parallel_calls=2).batch(batch_size).prefetch(2))
+
+
+def fit_fine_tune(model, images, targets, weights, epochs, callbacks) -> dict:
+    """The fine-tuning recipe: SGD from LEARNING_RATE with cosine decay, whole passes over the data."""
+    steps = epochs * -(-len(targets) // BATCH_SIZE)
+    model.compile(optimizer=keras.optimizers.SGD(keras.optimizers.schedules.CosineDecay(LEARNING_RATE, steps),
+                                                 momentum=0.9, nesterov=True),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), weighted_metrics=["accuracy"])
+    return model.fit(batches(images, targets, weights), epochs=epochs, verbose=0, callbacks=callbacks).history
+
+
+def fit_scratch(model, images, targets, weights, epochs, callbacks) -> dict:
+    """The from-scratch recipe: whitening from the data, label smoothing, a moving average of the
+    weights, a triangular learning rate, epochs of SCRATCH_EXAMPLES drawn examples."""
+    from streamsee.training.fastnet import whiten_from
+
+    whiten_from(model, images)
+    steps_per_epoch = SCRATCH_EXAMPLES // SCRATCH_BATCH_SIZE
+    total = epochs * steps_per_epoch
+    schedule = TriangularRate(SCRATCH_LEARNING_RATE, warmup=steps_per_epoch, total=total)
+    model.compile(optimizer=keras.optimizers.SGD(schedule, momentum=SCRATCH_MOMENTUM, nesterov=True,
+                                                 weight_decay=SCRATCH_WEIGHT_DECAY, use_ema=True,
+                                                 ema_momentum=EMA_MOMENTUM),
+                  loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=LABEL_SMOOTHING),
+                  weighted_metrics=["categorical_accuracy"])
+    data = batches(images, targets, weights, batch_size=SCRATCH_BATCH_SIZE, one_hot=True).repeat()
+    history = model.fit(data, epochs=epochs, steps_per_epoch=steps_per_epoch, verbose=0, callbacks=callbacks).history
+    history["accuracy"] = history.pop("categorical_accuracy")
+    return history
+
+
+@keras.saving.register_keras_serializable("streamsee")
+class TriangularRate(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear from 0 to `peak` over `warmup` steps, then linear to 0 at `total`."""
+
+    def __init__(self, peak: float, warmup: int, total: int):
+        self.peak, self.warmup, self.total = peak, warmup, total
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        rising = step / self.warmup
+        falling = (self.total - step) / (self.total - self.warmup)
+        return self.peak * tf.clip_by_value(tf.minimum(rising, falling), 0.0, 1.0)
+
+    def get_config(self):
+        return {"peak": self.peak, "warmup": self.warmup, "total": self.total}
 
 
 # ---------------------------------------------------------------- fit
-def train_box_head(data, out, scenes: int = SCENES, epochs: int = EPOCHS, backbone_weights=BACKBONE_WEIGHTS,
+def train_box_head(data, out, scenes: int = SCENES, epochs: int | None = None, backbone_weights=BACKBONE_WEIGHTS,
                    cifar_images: int | None = None, export: bool = True, quiet: bool = False,
-                   tiny=None, tiny_per_class: int | None = None) -> dict:
+                   tiny=None, tiny_per_class: int | None = None, scratch: bool = False) -> dict:
     """Fine-tune the box model on proposal crops and the CIFAR-10 training images (the first
     `cifar_images` of them; all by default), and with `tiny` on Tiny ImageNet's training photos
     (the first `tiny_per_class` of each class; all by default); with export, write boxes_{float,int8}.tflite into OUT,
@@ -153,6 +212,7 @@ def train_box_head(data, out, scenes: int = SCENES, epochs: int = EPOCHS, backbo
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    epochs = epochs or (SCRATCH_EPOCHS if scratch else EPOCHS)
     keras.utils.set_random_seed(SEED)
     started = time.perf_counter()
     photos = background_photos("fit")  # all but the calibration photos; first, so a missing package fails fast
@@ -168,18 +228,22 @@ def train_box_head(data, out, scenes: int = SCENES, epochs: int = EPOCHS, backbo
         images = np.concatenate([images, photos_split.at_size(32)])
         targets = np.concatenate([targets, photos_split.labels])  # NONE (10) is BACKGROUND
         real = np.r_[real, np.ones(len(photos_split), bool)]
-    model = build_box_model(backbone_weights)
-    steps = epochs * -(-len(targets) // BATCH_SIZE)
-    model.compile(optimizer=keras.optimizers.SGD(keras.optimizers.schedules.CosineDecay(LEARNING_RATE, steps),
-                                                 momentum=0.9, nesterov=True),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), weighted_metrics=["accuracy"])
+    if scratch:
+        from streamsee.training.fastnet import build_fast_model
+
+        model, fit = build_fast_model(NUM_CLASSES + 1), fit_scratch
+    else:
+        model, fit = build_box_model(backbone_weights), fit_fine_tune
     with Progress(TextColumn("[bold]boxes"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}"),
                   TimeRemainingColumn(), console=Console(stderr=True), disable=quiet) as bar:
         task = bar.add_task("boxes", total=epochs, status=f"{len(targets)} examples")
-        shown = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: bar.update(
-            task, advance=1, status=f"loss {logs['loss']:.3f} accuracy {logs['accuracy']:.3f}"))
-        history = model.fit(batches(images, targets, example_weights(targets, real)), epochs=epochs, verbose=0,
-                            callbacks=[shown]).history
+
+        def shown(epoch, logs):
+            bar.update(task, advance=1, status=f"loss {logs['loss']:.3f} accuracy {logs.get('accuracy', logs.get('categorical_accuracy')):.3f}")
+            print(f"epoch {epoch + 1}: {logs} at {time.perf_counter() - started:.0f} s", flush=True)
+
+        history = fit(model, images, targets, example_weights(targets, real), epochs,
+                      [keras.callbacks.LambdaCallback(on_epoch_end=shown)])
     model.save_weights(out / "boxes.weights.h5")
     background = labels == BACKGROUND
     log = {"scenes": scenes, "seed": SEED, "crops": int(len(labels)), "background_crops": int(background.sum()),
@@ -189,7 +253,12 @@ def train_box_head(data, out, scenes: int = SCENES, epochs: int = EPOCHS, backbo
                              "per_class": tiny_per_class, "real_share": REAL_SHARE},
            "object_iou": OBJECT_IOU, "background_iou": BACKGROUND_IOU,
            "jittered_per_object": JITTERED_PER_OBJECT, "background_share": BACKGROUND_SHARE, "epochs": epochs,
-           "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE, "backbone_weights": os.path.relpath(backbone_weights),
+           "recipe": ({"name": "scratch", "net": model.name, "examples_per_epoch": SCRATCH_EXAMPLES,
+                       "batch_size": SCRATCH_BATCH_SIZE, "learning_rate": SCRATCH_LEARNING_RATE,
+                       "momentum": SCRATCH_MOMENTUM, "weight_decay": SCRATCH_WEIGHT_DECAY,
+                       "label_smoothing": LABEL_SMOOTHING, "ema_momentum": EMA_MOMENTUM} if scratch else
+                      {"name": "fine-tune", "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE,
+                       "backbone_weights": os.path.relpath(backbone_weights)}),
            "history": [{"epoch": epoch + 1, "loss": round(loss, 5), "weighted_accuracy": round(accuracy, 5)}
                        for epoch, (loss, accuracy) in enumerate(zip(history["loss"], history["accuracy"]))]}
     if export:
@@ -215,15 +284,19 @@ def write_model_card(out: Path, log: dict) -> None:
 
     calibration = log["calibration"]
     last = log["history"][-1]
+    recipe = log["recipe"]
     lines = [
         "# Model card: box_model",
         "",
-        "The box path's crop classifier: the shared CIFAR-10 classifier with an eleventh score, background,",
-        "fine-tuned end to end on proposal crops (batch-norm statistics frozen), so that a box's score is its",
-        "class probability among the ten and background.",
+        ("The box path's crop classifier: the shared CIFAR-10 classifier with an eleventh score, background, "
+         "fine-tuned end to end on proposal crops (batch-norm statistics frozen)" if recipe["name"] == "fine-tune" else
+         "The box path's crop classifier (also the FCN path's coarse level and region namer): a net of its own, trained "
+         "from scratch with eleven scores, the ten classes and background")
+        + ", so that a box's score is its class probability among the ten and background.",
         "",
         f"- Produced by: `{invocation()}`",
-        f"- Started from: `{log['backbone_weights']}` (background score at zero)",
+        (f"- Started from: `{recipe['backbone_weights']}` (background score at zero)" if recipe["name"] == "fine-tune" else
+         f"- Net: `{recipe['net']}` (training/fastnet.py), trained from scratch after airbench94's recipe"),
         f"- Data: {log['crops']} crops ({log['background_crops']} background) cut by both proposal methods "
         f"(plus {log['jittered_per_object']} jittered copies of each object's box) from {log['scenes']} 640x480 "
         "scenes of CIFAR-10 *training* images on scikit-image's photos and Debian's wallpapers (all but the calibration "
@@ -235,8 +308,14 @@ def write_model_card(out: Path, log: dict) -> None:
            "that cifar10_map.csv gives (ambiguous classes left out), weighted to "
            f"{log['tiny']['real_share']:.0%} of each side" if log.get("tiny") else "")
         + ". Never CIFAR-10 test images, never Tiny ImageNet val images, never ../shared/media",
-        f"- Fit: {log['epochs']} epochs, batch {log['batch_size']}, SGD (Nesterov 0.9) from {log['learning_rate']} with "
-        f"cosine decay, flips and {PAD}-px shifts; background weighted to {log['background_share']:.0%} of the total; "
+        (f"- Fit: {log['epochs']} epochs, batch {recipe['batch_size']}, SGD (Nesterov 0.9) from {recipe['learning_rate']} with "
+         f"cosine decay, flips and {PAD}-px shifts; " if recipe["name"] == "fine-tune" else
+         f"- Fit: {log['epochs']} epochs of {recipe['examples_per_epoch']} examples drawn from the shuffled set, batch "
+         f"{recipe['batch_size']}, SGD (Nesterov {recipe['momentum']}, weight decay {recipe['weight_decay']}) with a "
+         f"triangular rate peaking at {recipe['learning_rate']} after the first epoch, label smoothing "
+         f"{recipe['label_smoothing']}, the weights' moving average ({recipe['ema_momentum']}) exported, flips and "
+         f"{PAD}-px shifts; ")
+        + f"background weighted to {log['background_share']:.0%} of the total; "
         f"final loss {last['loss']:.3f}, weighted accuracy {last['weighted_accuracy']:.2%}; "
         f"{log['seconds'] / 60:.1f} min on this machine",
         f"- Models: `{FLOAT_NAME}` ({log['exported'][FLOAT_NAME] / 1e6:.2f} MB), `{INT8_NAME}` (full integer, "
