@@ -167,7 +167,7 @@ def run_input(args) -> int:
 
     from streamsee.core.config import RunConfig, load_config
     from streamsee.live.pipeline import render_summary, run
-    from streamsee.video.sinks import check_writable
+    from streamsee.video.sinks import check_writable, write_text
 
     config = (load_config(args.config) if args.config else RunConfig()).replace(
         mode=args.mode, proposals=args.proposals, working_width=args.working_width,
@@ -180,13 +180,20 @@ def run_input(args) -> int:
         check_writable(args.stats_json)
     camera = int(args.camera) if args.camera is not None and args.camera.isdigit() else args.camera
     console = Console(stderr=True)
+
+    def finished(report) -> None:
+        """On every way out once frames were processed (the end, q, Ctrl-C, SIGTERM, an error):
+        the statistics file and the summary; main() prints the error's one line after them."""
+        if args.stats_json:
+            write_text(args.stats_json, json.dumps({"mode": config.mode, **report.to_json()}, indent=1))
+        render_summary(report.snapshot, config.mode, console)
+        console.print(f"{report.snapshot.frames} frames in {report.seconds:.1f} s "
+                      f"({report.frames_per_second:.1f} frames per second)")
+        for name in report.unreadable:
+            console.print(f"streamsee: warning: skipped {name!r}: not a readable image", markup=False, highlight=False)
+
     report = run(config, args.input, camera, output=args.output, jsonl=args.jsonl, masks=args.save_masks,
-                 console=console)
-    if args.stats_json:
-        Path(args.stats_json).write_text(json.dumps({"mode": config.mode, **report.to_json()}, indent=1))
-    render_summary(report.snapshot, config.mode, console)
-    console.print(f"{report.snapshot.frames} frames in {report.seconds:.1f} s "
-                  f"({report.frames_per_second:.1f} frames per second)")
+                 console=console, finished=finished)
     if report.ended != "end of input":
         console.print(f"streamsee: stopped: {report.ended}")
     return 0
@@ -298,7 +305,7 @@ class Terminated(Exception):
 
 
 def _terminate(signum, frame) -> None:
-    raise Terminated()
+    raise Terminated("terminated (SIGTERM)")
 
 
 def main(argv: list[str] | None = None) -> int:

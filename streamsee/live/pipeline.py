@@ -1,13 +1,16 @@
 """Frames from a source through the chosen mode (threaded: stream.py) into the outputs asked for.
 
 Files and images go through every frame, in order; each output is a context manager, so whatever
-ends the run (end of input, an error, Ctrl-C) finalises what was written.
+ends the run (end of input, an error, Ctrl-C, SIGTERM) finalises what was written, and then the
+run's figures are handed on (`finished`) for the summary and the statistics file.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,38 +25,108 @@ from streamsee.live.stream import Analysed, Stream
 from streamsee.render.display import Window, display_available
 from streamsee.render.drawing import HudAnnotator
 from streamsee.render.terminal import TerminalView
-from streamsee.video.sinks import VIDEO_CODECS, JsonlSink, MaskSink, OutputError, VideoSink, check_writable
-from streamsee.video.sources import ImageFiles, Paced, VideoFile, open_source
+from streamsee.video.sinks import (
+    VIDEO_CODECS,
+    JsonlSink,
+    MaskSink,
+    OutputError,
+    VideoSink,
+    check_writable,
+    partial_path,
+    replace,
+)
+from streamsee.video.sources import IMAGE_SUFFIXES, ImageFiles, Paced, VideoFile, open_source
 
-__all__ = ["ImageSink", "RunReport", "open_source", "process", "render_summary"]
+__all__ = ["CalibrationError", "ImageSink", "RunReport", "check_calibration", "open_source", "process",
+           "render_summary"]
+
+
+class CalibrationError(ValueError):
+    """A calibration file (made by `streamsee train`) that cannot be read."""
+
+
+def check_calibration(config: RunConfig) -> None:
+    """Read the calibration files the chosen mode will use (box path: its score thresholds, when
+    --min-score is not given; FCN path: its background threshold) before any model loads, so that
+    a corrupt one is reported with its name rather than as a bare JSON error."""
+    from streamsee.recognition import boxes, regions
+
+    wanted = []
+    if config.mode in ("boxes", "compare") and config.min_score is None:
+        wanted.append((boxes.CALIBRATION, "min_score", dict, "an object of thresholds"))
+    if config.mode in ("segment", "compare"):
+        wanted.append((regions.CALIBRATION, "max_background", (int, float), "a number"))
+    for path, key, kind, what in wanted:
+        if not path.is_file():
+            continue  # the built-in fallbacks apply
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as error:
+            raise CalibrationError(f"calibration file {str(path)!r} is not readable JSON ({error}); "
+                                   "restore it or make it again with `streamsee train`") from None
+        if not isinstance(data, dict) or not isinstance(data.get(key), kind) or isinstance(data.get(key), bool):
+            raise CalibrationError(f"calibration file {str(path)!r} has no {key!r} ({what}); "
+                                   "restore it or make it again with `streamsee train`")
 
 
 class ImageSink(Resource):
-    """Annotated stills: one file for one image, or a folder keeping the input's file names."""
+    """Annotated stills: one file for one image, or a folder keeping the input's file names (for a
+    folder input, or an output that is an existing folder). Each image is written under a temporary
+    name and renamed into place, so a failed write leaves what was there.
 
-    def __init__(self, path: os.PathLike | str, names: list[str], folder: bool):
-        self.folder = folder
+    The output is checked when the sink is made, before any work: one image is written to an image
+    type (.jpg, .png, ...), so a video type, another suffix or none is a ValueError, and so is an
+    output that would overwrite an input.
+    """
+
+    def __init__(self, path: os.PathLike | str, inputs: list[Path], folder: bool):
+        path = Path(path)
+        suffix = path.suffix.lower()
+        self.folder = folder or path.is_dir()
+        if not path.is_dir() and suffix in VIDEO_CODECS:
+            written_as = "to a folder of images" if folder else f"to an image ({', '.join(IMAGE_SUFFIXES)})"
+            raise ValueError(f"output {str(path)!r}: {'a folder of images' if folder else 'one image'} is written "
+                             f"{written_as}, not to a {suffix} video")
+        if not self.folder and suffix not in IMAGE_SUFFIXES:
+            raise ValueError(f"output {str(path)!r}: one image is written to an image; name one of "
+                             f"{', '.join(IMAGE_SUFFIXES)}, or an existing folder")
+        targets = [path / source.name for source in inputs] if self.folder else [path]
+        if any(target.resolve() == source.resolve() for target, source in zip(targets, inputs)):
+            raise ValueError(f"output {str(path)!r} would overwrite the input images: choose another")
         self.path = check_writable(path, folder=self.folder)
-        self.names = names
+        self.targets = targets
         self.closed = False
 
     def close(self) -> None:
         self.closed = True
 
+    def discard(self) -> None:
+        """Nothing to undo: an image is only written once it has been processed."""
+        self.closed = True
+
     def write(self, image, index: int) -> None:
-        target = self.path / self.names[index] if self.folder else self.path
-        if not cv2.imwrite(str(target), image):
+        target = self.targets[index] if self.folder else self.path
+        partial = partial_path(target)
+        try:
+            written = cv2.imwrite(str(partial), image)
+        except cv2.error:
+            written = False
+        if not written:
+            partial.unlink(missing_ok=True)
             raise OutputError(f"cannot write output {str(target)!r}")
+        replace(partial, target)
 
 
 @dataclass(frozen=True)
 class RunReport:
-    """How a run went: its statistics, what ended it ("end of input" or "quit from the window"),
-    and its wall-clock seconds from the first frame read to the last one rendered."""
+    """How a run went: its statistics, what ended it ("end of input", "quit from the window",
+    "interrupted (Ctrl-C)", or the message of the error that stopped it), its wall-clock seconds
+    from the first frame read to the last one rendered, and the inputs skipped as unreadable."""
 
     snapshot: Snapshot
     ended: str
     seconds: float
+    unreadable: tuple[str, ...] = ()
 
     @property
     def frames_per_second(self) -> float:
@@ -61,74 +134,134 @@ class RunReport:
 
     def to_json(self) -> dict:
         return {"ended": self.ended, "seconds": round(self.seconds, 3),
-                "frames_per_second": round(self.frames_per_second, 2), **self.snapshot.to_json()}
+                "frames_per_second": round(self.frames_per_second, 2), **self.snapshot.to_json(),
+                "unreadable": list(self.unreadable)}
 
 
-def process(source, analyser: Analyser, output: os.PathLike | str | None = None,
-            jsonl: os.PathLike | str | None = None, masks: os.PathLike | str | None = None,
-            budget_ms: float = 250.0, hud: bool = True, window: Window | None = None,
-            terminal: TerminalView | None = None, queue_size: int = 4) -> RunReport:
-    """Analyse the frames; show them in `window` and the figures in `terminal` (each optional);
-    write the annotated output (with the HUD), JSON lines and masks. Outputs are opened (and so
-    checked) before any frame is read, and finalised on every way out (end, q, Ctrl-C, errors)."""
-    if masks is not None and "segment" not in analyser.paths:
-        raise ValueError("--save-masks needs --mode segment or compare")
-    ended = "end of input"
-    with ExitStack() as outputs:
-        rows = outputs.enter_context(JsonlSink(jsonl)) if jsonl else None
-        mask_sink = outputs.enter_context(MaskSink(masks)) if masks else None
+def ended_by(error: BaseException) -> str:
+    """What a run's RunReport says ended it, for an exception."""
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted (Ctrl-C)"
+    return str(error) or type(error).__name__
+
+
+def open_outputs(stack: ExitStack, source, analyser: Analyser, output, jsonl, masks) -> list:
+    """The JSONL, mask and video or image sinks asked for (None where not), entered into `stack`.
+    If one cannot be opened, those already opened are discarded: nothing the user had is touched."""
+    opened: list = []
+
+    def enter(sink):
+        opened.append(stack.enter_context(sink))
+        return sink
+
+    try:
+        rows = enter(JsonlSink(jsonl)) if jsonl else None
+        mask_sink = enter(MaskSink(masks)) if masks else None
         video = images = None
         if output is not None:
-            if isinstance(source, ImageFiles):
-                images = outputs.enter_context(ImageSink(output, [p.name for p in source.paths], source.from_folder))
+            if isinstance(source, ImageFiles) or isinstance(getattr(source, "source", None), ImageFiles):
+                stills = source if isinstance(source, ImageFiles) else source.source
+                images = enter(ImageSink(output, stills.paths, stills.from_folder))
             else:
                 if Path(output).suffix.lower() not in VIDEO_CODECS:
                     raise ValueError(f"output {str(output)!r}: a video needs one of {', '.join(VIDEO_CODECS)}")
                 width, height = source.size
                 width *= 2 if analyser.mode == "compare" else 1
-                video = outputs.enter_context(VideoSink(output, source.rate, (width, height), source.time_base,
-                                                        source.audio))
-        stream = outputs.enter_context(Stream(source, analyser, queue_size=queue_size, budget_ms=budget_ms))
-        hud_annotator = HudAnnotator()
-        started = time.perf_counter()
-        drawing = video is not None or images is not None or window is not None
-        for item in stream:
-            if not isinstance(item, Analysed):  # an audio packet, copied through
-                if video is not None:
-                    video.write_audio(item)
-                continue
-            frame = item.frame
-            if drawing:
-                with stream.stats.stage("draw"):
-                    annotated = analyser.annotate(frame.image, item.outputs)
-                    if hud:
-                        annotated = hud_annotator.annotate(annotated, stream.stats.snapshot())
-                with stream.stats.stage("write"):
-                    if video is not None:
-                        video.write(annotated, frame.timestamp)
-                    elif images is not None:
-                        images.write(annotated, frame.index)
-            keep_going = window.show(annotated) if window is not None else True
-            latency_ms = (time.perf_counter() - frame.captured) * 1000  # capture -> rendered
-            stream.stats.latency(latency_ms)
-            for path_output in item.outputs:
-                if rows is not None:
-                    rows.write(frame.index, frame.timestamp, path_output, analysed=item.analysed,
-                               latency_ms=latency_ms)
-                if mask_sink is not None and path_output.mode == "segment":
-                    mask_sink.write(frame.index, path_output.result.class_map)
-            if terminal is not None:
-                terminal.update(stream.stats.snapshot())
-            if not keep_going:
-                ended = "quit from the window"
-                break
-        snapshot = stream.stats.snapshot(whole_run=True)
-        seconds = time.perf_counter() - started
+                video = enter(VideoSink(output, source.rate, (width, height), source.time_base, source.audio))
+    except BaseException:
+        for sink in opened:
+            sink.discard()
+        raise
+    return [rows, mask_sink, video, images]
+
+
+def process(source, analyser: Analyser, output: os.PathLike | str | None = None,
+            jsonl: os.PathLike | str | None = None, masks: os.PathLike | str | None = None,
+            budget_ms: float = 250.0, hud: bool = True, window: Window | None = None,
+            terminal: TerminalView | None = None, queue_size: int = 4,
+            finished: Callable[[RunReport], None] | None = None) -> RunReport:
+    """Analyse the frames; show them in `window` and the figures in `terminal` (each optional);
+    write the annotated output (with the HUD), JSON lines and masks.
+
+    Outputs are opened (and so checked) before any frame is read, written under temporary names,
+    and finalised and renamed into place on every way out (end, q, Ctrl-C, SIGTERM, errors) once
+    a frame was processed; then `finished(report)` is called, on every one of those ways out, so
+    the summary and the statistics are never lost. A run that fails before it processed a frame
+    discards its outputs (whatever the paths held stays) and calls nothing. A source that ended
+    abnormally after frames (`source.error`) raises ValueError after all that."""
+    if masks is not None and "segment" not in analyser.paths:
+        raise ValueError("--save-masks needs --mode segment or compare")
+    ended = "end of input"
+    written = 0
+    stream: Stream | None = None
+    started = last_rendered = time.perf_counter()
+    try:
+        with ExitStack() as outputs:
+            sinks = open_outputs(outputs, source, analyser, output, jsonl, masks)
+            rows, mask_sink, video, images = sinks
+            try:
+                stream = outputs.enter_context(Stream(source, analyser, queue_size=queue_size, budget_ms=budget_ms))
+                hud_annotator = HudAnnotator()
+                started = last_rendered = time.perf_counter()
+                drawing = video is not None or images is not None or window is not None
+                for item in stream:
+                    if not isinstance(item, Analysed):  # an audio packet, copied through
+                        if video is not None:
+                            video.write_audio(item)
+                        continue
+                    frame = item.frame
+                    if drawing:
+                        with stream.stats.stage("draw"):
+                            annotated = analyser.annotate(frame.image, item.outputs)
+                            if hud:
+                                annotated = hud_annotator.annotate(annotated, stream.stats.snapshot())
+                        with stream.stats.stage("write"):
+                            if video is not None:
+                                video.write(annotated, frame.timestamp)
+                            elif images is not None:
+                                images.write(annotated, frame.index)
+                    keep_going = window.show(annotated) if window is not None else True
+                    latency_ms = (time.perf_counter() - frame.captured) * 1000  # capture -> rendered
+                    stream.stats.latency(latency_ms)
+                    for path_output in item.outputs:
+                        if rows is not None:
+                            rows.write(frame.index, frame.timestamp, path_output, analysed=item.analysed,
+                                       latency_ms=latency_ms)
+                        if mask_sink is not None and path_output.mode == "segment":
+                            mask_sink.write(frame.index, path_output.result.class_map)
+                    written += 1
+                    last_rendered = time.perf_counter()
+                    if terminal is not None:
+                        terminal.update(stream.stats.snapshot())
+                    if not keep_going:
+                        ended = "quit from the window"
+                        break
+            except BaseException:
+                if written == 0:  # nothing processed: leave what the user had
+                    for sink in sinks:
+                        if sink is not None:
+                            sink.discard()
+                raise
+    except BaseException as error:
+        if stream is not None and written:
+            _finish(source, stream, ended_by(error), last_rendered - started, terminal, finished)
+        raise
+    if source.error and ended == "end of input":
+        report = _finish(source, stream, source.error, last_rendered - started, terminal, finished)
+        raise ValueError(f"{source.error} ({report.snapshot.frames} frames before it were processed and written)")
+    return _finish(source, stream, ended, last_rendered - started, terminal, finished)
+
+
+def _finish(source, stream: Stream, ended: str, seconds: float, terminal: TerminalView | None,
+            finished: Callable[[RunReport], None] | None) -> RunReport:
+    """The run's report, shown in the terminal view and handed to `finished`."""
+    snapshot = stream.stats.snapshot(whole_run=True)
+    report = RunReport(snapshot, ended, seconds, tuple(getattr(source, "unreadable", ())))
     if terminal is not None:
         terminal.update(snapshot, force=True)
-    if source.error and ended == "end of input":
-        raise ValueError(f"{source.error} ({snapshot.frames} frames before it were processed and written)")
-    return RunReport(snapshot, ended, seconds)
+    if finished is not None:
+        finished(report)
+    return report
 
 
 def render_summary(snapshot: Snapshot, mode: str, console) -> None:
@@ -155,21 +288,29 @@ def render_summary(snapshot: Snapshot, mode: str, console) -> None:
 
 def run(config: RunConfig, source: os.PathLike | str | None = None, camera: int | str | None = None, *,
         output: os.PathLike | str | None = None, jsonl: os.PathLike | str | None = None,
-        masks: os.PathLike | str | None = None, console=None) -> RunReport:
+        masks: os.PathLike | str | None = None, console=None,
+        finished: Callable[[RunReport], None] | None = None) -> RunReport:
     """The main job: open the source (or the camera, or with neither the bundled sample), the analyser,
-    the window when there is a display and the terminal view when `console` is a terminal, and process it."""
+    the window when there is a display and the terminal view when `console` is a terminal, and process it
+    (`finished` as for `process`: called with the report on every way out once frames were processed)."""
+    # Images skipped as unreadable are reported in the RunReport, which the caller prints from the main
+    # thread after the threads are joined: a line written to stderr from the reading thread can be lost
+    # while the worker has file descriptor 2 silenced around a model's first allocation.
+    warn = None if console is None else (lambda message: None)
     with ExitStack() as stack:
-        opened = stack.enter_context(open_source(source, camera=camera, timeout=config.timeout_s))
+        opened = stack.enter_context(open_source(source, camera=camera, timeout=config.timeout_s, warn=warn))
         if source is None and camera is None and console is not None:
             console.print(f"streamsee: playing {opened.description}")
+        check_calibration(config)
         analyser = stack.enter_context(Analyser.from_config(config))
         frames = Paced(opened) if config.realtime and not opened.live else opened
         window = (stack.enter_context(Window(f"streamsee {config.mode}: {opened.description}"))
                   if config.display and display_available() else None)
         total = (len(opened.paths) if isinstance(opened, ImageFiles)
-                 else opened.video.frames or None if isinstance(opened, VideoFile) else None)
+                 else opened.video.frames or None if isinstance(opened, VideoFile) else None)  # a hint only
         terminal = (stack.enter_context(TerminalView(opened.description, live=frames.live, total=total,
                                                      console=console))
                     if console is not None and console.is_terminal else None)
         return process(frames, analyser, output=output, jsonl=jsonl, masks=masks, budget_ms=config.budget_ms,
-                       hud=config.hud, window=window, terminal=terminal, queue_size=config.queue_size)
+                       hud=config.hud, window=window, terminal=terminal, queue_size=config.queue_size,
+                       finished=finished)

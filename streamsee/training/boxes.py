@@ -238,9 +238,11 @@ def train_box_head(data, out, scenes: int = SCENES, epochs: int | None = None, b
                   TimeRemainingColumn(), console=Console(stderr=True), disable=quiet) as bar:
         task = bar.add_task("boxes", total=epochs, status=f"{len(targets)} examples")
 
-        def shown(epoch, logs):
-            bar.update(task, advance=1, status=f"loss {logs['loss']:.3f} accuracy {logs.get('accuracy', logs.get('categorical_accuracy')):.3f}")
-            print(f"epoch {epoch + 1}: {logs} at {time.perf_counter() - started:.0f} s", flush=True)
+        def shown(epoch, logs):  # on the bar, and one line a epoch on stdout for logs of background runs
+            accuracy = logs.get("accuracy", logs.get("categorical_accuracy"))
+            bar.update(task, advance=1, status=f"loss {logs['loss']:.3f} accuracy {accuracy:.3f}")
+            print(f"epoch {epoch + 1}: loss {logs['loss']:.4f} weighted accuracy {accuracy:.4f} "
+                  f"at {time.perf_counter() - started:.0f} s", flush=True)
 
         history = fit(model, images, targets, example_weights(targets, real), epochs,
                       [keras.callbacks.LambdaCallback(on_epoch_end=shown)])

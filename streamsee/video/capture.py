@@ -15,7 +15,7 @@ import cv2
 
 from streamsee.core.frames import to_bgr
 from streamsee.core.resource import Resource
-from streamsee.video.frame import CLOCK_TIME_BASE, Frame, fps_text
+from streamsee.video.frame import CLOCK_TIME_BASE, Frame, fps_text, frame_seconds
 
 NETWORK_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "rtp", "srt", "udp", "tcp", "http", "https")
 
@@ -142,7 +142,8 @@ class NetworkStream(Resource):
 
     `timeout` bounds opening (no stream: StreamError) and every read: a stream that goes quiet
     for that long after frames counts as ended (error None); one that breaks with an error ends
-    with `error` set. Timestamps are the stream's own (seconds; index/rate where it has none).
+    with `error` set. Timestamps are the stream's own (seconds); where a frame has none (None or
+    NaN: the frame flushed from the decoder after a read timed out) it is one frame after the last.
     """
 
     live = True
@@ -176,6 +177,7 @@ class NetworkStream(Resource):
         self.error: str | None = None
         self.lock = threading.Lock()  # close() never frees the container under a running read
         self.closed = False
+        self.last_time: float | None = None  # the last decoded frame's, for one that has none
         self.items = self.read()
         self.pending: list = []  # items read ahead, when the size is only known from a decoded frame
         self.size: tuple[int, int] = (self.video.codec_context.width, self.video.codec_context.height)
@@ -253,7 +255,7 @@ class NetworkStream(Resource):
             return []
         frames = []
         for number, picture in enumerate(decoded, start=index):
-            timestamp = float(picture.time) if picture.time is not None else number / float(self.rate)
+            timestamp = self.last_time = frame_seconds(picture.time, number, self.rate, self.last_time)
             image = picture.to_ndarray(format="bgr24")
             captured = time.perf_counter()
             frames.append(Frame(number, image, timestamp, captured, (captured - started) * 1000))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -21,3 +22,13 @@ class Frame:
 
 def fps_text(rate: Fraction) -> str:
     return f"{float(rate):.2f}".rstrip("0").rstrip(".")
+
+
+def frame_seconds(time: float | None, index: int, rate: Fraction, previous: float | None = None) -> float:
+    """A decoded frame's time in seconds: the decoder's `time` where it is a finite number; else
+    (None or NaN, as PyAV gives for a frame flushed after a network read timed out) one frame after
+    `previous`, the last frame's time, or with none `index / rate`."""
+    if time is not None and math.isfinite(time):
+        return float(time)
+    step = 1 / float(rate) if rate else 0.04
+    return previous + step if previous is not None and math.isfinite(previous) else index * step

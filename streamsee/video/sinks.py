@@ -1,10 +1,19 @@
-"""Where results go: JSON lines, class-id masks, annotated images. Each sink is a context
-manager whose close() is safe to call twice; output paths are checked before any work starts."""
+"""Where results go: JSON lines, class-id masks, annotated video. Each sink is a context manager
+whose close() is safe to call twice; output paths are checked before any work starts.
+
+A file output (the JSON lines, the video, the statistics) is written under a temporary name
+beside its path (`rows.jsonl` -> `rows.partial-PID.jsonl`) and renamed over the path when it is
+closed, so nothing the user already has is touched before the run starts. `discard()` removes
+the temporary file instead and leaves the path as it was: for a run that failed before it
+processed anything. A run that processed frames keeps them, however it ended.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import os
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -34,21 +43,90 @@ def check_writable(path: os.PathLike | str, folder: bool = False) -> Path:
     return path
 
 
-class JsonlSink(Resource):
-    """One JSON object per frame and path, flushed as it goes (nothing is lost on a crash)."""
+def partial_path(path: Path) -> Path:
+    """The temporary name `path` is written under: same folder and suffix (which picks the format)."""
+    return path.with_name(f"{path.stem}.partial-{os.getpid()}{path.suffix}")
+
+
+def replace(partial: Path, path: Path) -> None:
+    """Rename `partial` over `path` (atomic within a folder)."""
+    try:
+        os.replace(partial, path)
+    except OSError as error:
+        raise OutputError(f"cannot write output {str(path)!r}: {error.strerror or error}") from None
+
+
+def write_text(path: os.PathLike | str, text: str) -> Path:
+    """`text` into `path` through a temporary name: the old file stays whole until the new one is."""
+    path = check_writable(path)
+    partial = partial_path(path)
+    try:
+        partial.write_text(text, encoding="utf-8")
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise OutputError(f"cannot write output {str(path)!r}: {error.strerror or error}") from None
+    replace(partial, path)
+    return path
+
+
+def finite_or_none(value: float, digits: int) -> float | None:
+    """`value` rounded, or None for NaN and infinities (JSON has no NaN)."""
+    return round(value, digits) if value is not None and math.isfinite(value) else None
+
+
+class FileOutput(Resource):
+    """A file written under `partial` and renamed over `path` by close(); discard() drops it.
+    Subclasses open `self.partial` and implement `_finish()` (flush and close what they opened)."""
 
     def __init__(self, path: os.PathLike | str):
         self.path = check_writable(path)
-        self._file = open(self.path, "w", encoding="utf-8")
+        self.partial = partial_path(self.path)
+        self.closed = False
+
+    def _finish(self) -> None:
+        raise NotImplementedError
 
     def close(self) -> None:
-        if not self._file.closed:
-            self._file.close()
+        """Finish the file and put it in place; safe twice."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self._finish()
+        finally:
+            replace(self.partial, self.path)
+
+    def discard(self) -> None:
+        """Drop what was written and leave `path` as it was; safe twice, and after close() does nothing."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self._finish()
+        except Exception:  # noqa: BLE001 - the file is being thrown away
+            pass
+        finally:
+            self.partial.unlink(missing_ok=True)
+
+
+class JsonlSink(FileOutput):
+    """One JSON object per frame and path, flushed as it goes (nothing is lost on a crash). A time
+    the source could not give (NaN) is written as null: the file is always valid JSON lines."""
+
+    def __init__(self, path: os.PathLike | str):
+        super().__init__(path)
+        try:
+            self._file = open(self.partial, "w", encoding="utf-8")
+        except OSError as error:
+            raise OutputError(f"cannot write output {str(self.path)!r}: {error.strerror or error}") from None
+
+    def _finish(self) -> None:
+        self._file.close()
 
     def write(self, frame: int, t: float, output: PathResult, analysed: bool = True, latency_ms: float | None = None):
         result = output.result
-        row = {"frame": frame, "t": round(t, 6), "mode": output.mode, "analysed": analysed,
-               "latency_ms": round(output.latency_ms if latency_ms is None else latency_ms, 2),
+        row = {"frame": frame, "t": finite_or_none(t, 6), "mode": output.mode, "analysed": analysed,
+               "latency_ms": finite_or_none(output.latency_ms if latency_ms is None else latency_ms, 2),
                "boxes": result.boxes_json() if output.mode == "boxes" else [],
                "segments": result.segments_json() if output.mode == "segment" else []}
         self._file.write(json.dumps(row) + "\n")
@@ -65,6 +143,10 @@ class MaskSink(Resource):
     def close(self) -> None:
         self.closed = True
 
+    def discard(self) -> None:
+        """Nothing to undo: masks are only written for processed frames."""
+        self.closed = True
+
     def write(self, frame: int, class_map: np.ndarray) -> Path:
         path = self.folder / f"{frame:06d}.png"
         if not cv2.imwrite(str(path), class_map):
@@ -76,28 +158,43 @@ VIDEO_CODECS = {".mp4": ("libx264", "mpeg4"), ".mkv": ("libx264", "mpeg4"), ".mo
                 ".webm": ("libvpx-vp9", "libvpx")}
 
 
-class VideoSink(Resource):
+class VideoSink(FileOutput):
     """Annotated frames into a video file through PyAV: H.264 where available, the source's frame
     rate and timestamps kept exactly (Fractions, no rounding), its audio packets copied through.
 
-    close() flushes the encoder and finalises the file; it is safe twice, and every exit path
-    should reach it (use `with`), so the file plays and holds every frame written so far.
+    A frame whose time is unknown (NaN or infinite, as PyAV gives for a frame flushed after a
+    network read timed out) or not after the previous one's is placed one frame after the previous.
+
+    close() flushes the encoder, finalises the file and renames it into place; it is safe twice,
+    and every exit path should reach it (use `with`), so the file plays and holds every frame
+    written so far.
     """
 
     def __init__(self, path: os.PathLike | str, rate, size: tuple[int, int], time_base=None, audio=None):
         import av
 
-        self.path = check_writable(path)
-        codecs = VIDEO_CODECS.get(self.path.suffix.lower())
+        codecs = VIDEO_CODECS.get(Path(path).suffix.lower())
         if codecs is None:
-            raise ValueError(f"output {str(self.path)!r}: unknown video type; use one of {', '.join(VIDEO_CODECS)}")
+            raise ValueError(f"output {str(path)!r}: unknown video type; use one of {', '.join(VIDEO_CODECS)}")
+        super().__init__(path)
+        rate = Fraction(rate)
         codec = next((name for name in codecs if name in av.codecs_available), codecs[-1])
         width, height = size[0] // 2 * 2, size[1] // 2 * 2  # 4:2:0 needs even sides
-        self.container = av.open(str(self.path), "w")
-        self.stream = self.container.add_stream(codec, rate=rate)
-        self.stream.width, self.stream.height, self.stream.pix_fmt = width, height, "yuv420p"
+        try:
+            self.container = av.open(str(self.partial), "w")
+        except (OSError, av.error.FFmpegError) as error:
+            raise OutputError(f"cannot write output {str(self.path)!r}: {error}") from None
+        try:
+            self.stream = self.container.add_stream(codec, rate=rate)
+            self.stream.width, self.stream.height, self.stream.pix_fmt = width, height, "yuv420p"
+        except BaseException:
+            self.container.close()
+            self.partial.unlink(missing_ok=True)
+            raise
         self.time_base = time_base or 1 / rate
         self.stream.time_base = self.time_base
+        self.step = max(1, round(1 / (rate * self.time_base)))  # one frame, in time_base units
+        self.last_pts: int | None = None
         self.audio = None
         if audio is not None:
             try:
@@ -105,13 +202,20 @@ class VideoSink(Resource):
             except (ValueError, av.error.FFmpegError):
                 self.audio = None  # this container cannot hold that audio codec: video only
         self.frames = 0
-        self.closed = False
+
+    def pts(self, timestamp: float) -> int:
+        """The frame's presentation time in time_base units, always after the previous frame's."""
+        pts = round(timestamp / self.time_base) if timestamp is not None and math.isfinite(timestamp) else None
+        if self.last_pts is not None and (pts is None or pts <= self.last_pts):
+            pts = self.last_pts + self.step
+        self.last_pts = pts if pts is not None else 0
+        return self.last_pts
 
     def write(self, image: np.ndarray, timestamp: float) -> None:
         import av
 
         frame = av.VideoFrame.from_ndarray(image[: self.stream.height, : self.stream.width], format="bgr24")
-        frame.pts = round(timestamp / self.time_base)
+        frame.pts = self.pts(timestamp)
         frame.time_base = self.time_base
         self.container.mux(self.stream.encode(frame))
         self.frames += 1
@@ -121,10 +225,7 @@ class VideoSink(Resource):
             packet.stream = self.audio
             self.container.mux(packet)
 
-    def close(self) -> None:
-        if self.closed:
-            return
-        self.closed = True
+    def _finish(self) -> None:
         try:
             self.container.mux(self.stream.encode(None))
         finally:

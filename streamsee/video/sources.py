@@ -11,6 +11,8 @@ Every source has the same public attributes:
     error: str | None        set when it ended early or abnormally after yielding frames
     description: str         one short line for people
 
+A source that cannot give a single frame raises from `frames()` instead of setting `error`.
+
 `open_source` picks the source for an input: a camera, a network URL, a folder or an image, a
 video file, or (no input at all) the bundled sample video.
 """
@@ -18,10 +20,13 @@ video file, or (no input at all) the bundled sample video.
 from __future__ import annotations
 
 import os
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import av
 import cv2
@@ -29,14 +34,18 @@ import cv2
 from streamsee.core.files import SAMPLE_VIDEO
 from streamsee.core.frames import to_bgr
 from streamsee.core.resource import Resource
-from streamsee.video.capture import Camera, CameraError, NetworkStream, StreamError, is_url, redact
-from streamsee.video.frame import CLOCK_TIME_BASE, Frame, fps_text
+from streamsee.video.capture import NETWORK_SCHEMES, Camera, CameraError, NetworkStream, StreamError, is_url, redact
+from streamsee.video.frame import CLOCK_TIME_BASE, Frame, fps_text, frame_seconds
 
 __all__ = ["SAMPLE_VIDEO", "Camera", "CameraError", "Frame", "ImageFiles", "NetworkStream", "Paced", "StreamError",
            "VideoFile", "open_source", "redact"]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+SCHEME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789+-.")
 
+
+def warn_on_stderr(message: str) -> None:
+    print(f"streamsee: warning: {message}", file=sys.stderr, flush=True)
 
 
 def list_images(source: os.PathLike | str) -> list[Path]:
@@ -62,8 +71,12 @@ def read_image(path: Path):
 class VideoFile(Resource):
     """A video file decoded with PyAV, every frame in order; `audio` is its first audio stream (or None).
 
-    A file that ends early or holds corrupt data yields what decodes and records the problem in
-    `error` (a message) instead of raising half way.
+    The container's frame count is a hint (for progress): a file decodes to its last decodable
+    frame, and one that shows fewer frames than it declares (an edit list from a trim with
+    `ffmpeg -ss T -c copy`, a phone's edit) is whole. A file that is damaged (FFmpeg fails part way,
+    or its data stops before the packets its own index lists: truncated) yields what decodes and
+    records the problem in `error` (a message) instead of raising half way; one from which nothing
+    decodes raises ValueError.
     """
 
     live = False
@@ -71,21 +84,22 @@ class VideoFile(Resource):
 
     def __init__(self, path: os.PathLike | str):
         self.path = Path(path)
+        self.name = os.fspath(path)  # as given, for messages
         if not self.path.is_file():
-            raise FileNotFoundError(f"video not found: {str(self.path)!r}")
+            raise FileNotFoundError(f"video not found: {self.name!r}")
         try:
             self.container = av.open(str(self.path))
         except av.error.FFmpegError as error:
-            raise ValueError(f"not a readable video: {str(self.path)!r} ({error.strerror or error})") from None
+            raise ValueError(f"not a readable video: {self.name!r} ({error.strerror or error})") from None
         if not self.container.streams.video:
             self.container.close()
-            raise ValueError(f"no video stream in {str(self.path)!r}")
+            raise ValueError(f"no video stream in {self.name!r}")
         self.video = self.container.streams.video[0]
         self.audio = self.container.streams.audio[0] if self.container.streams.audio else None
         self.rate: Fraction = self.video.average_rate or self.video.guessed_rate or Fraction(25)
         self.size: tuple[int, int] = (self.video.codec_context.width, self.video.codec_context.height)
         self.time_base: Fraction = self.video.time_base or CLOCK_TIME_BASE
-        self.description = f"video {str(self.path)!r} {self.size[0]}x{self.size[1]} at {fps_text(self.rate)} fps"
+        self.description = f"video {self.name!r} {self.size[0]}x{self.size[1]} at {fps_text(self.rate)} fps"
         self.error: str | None = None
         self.closed = False
 
@@ -101,32 +115,45 @@ class VideoFile(Resource):
 
     def frames(self):
         """Decoded video frames and, interleaved, audio packets: yields Frame or av.Packet."""
-        index = 0
+        index = packets = 0
+        timestamp: float | None = None
         try:
             for packet in self.packets():
                 if packet.stream is not self.video:
                     if packet.dts is not None:
                         yield packet
                     continue
+                packets += packet.dts is not None or packet.size > 0  # not the demuxer's closing flush packet
                 started = time.perf_counter()
                 for decoded in packet.decode():
-                    timestamp = float(decoded.time) if decoded.time is not None else index / float(self.rate)
+                    timestamp = frame_seconds(decoded.time, index, self.rate, timestamp)
                     image = decoded.to_ndarray(format="bgr24")
                     captured = time.perf_counter()
                     yield Frame(index, image, timestamp, captured, (captured - started) * 1000)
                     index += 1
                     started = time.perf_counter()
         except (av.error.FFmpegError, ValueError) as error:
-            self.error = f"{str(self.path)!r} could not be decoded past frame {index}: {error}"
+            if index == 0:
+                raise ValueError(f"not a readable video: {self.name!r} (no frame decodes: {error})") from None
+            self.error = f"{self.name!r} could not be decoded past frame {index}: {error}"
             return
-        expected = self.video.frames
-        if expected and index < expected:
-            self.error = f"{str(self.path)!r} ended after {index} of its {expected} frames (truncated?)"
+        if index == 0:
+            raise ValueError(f"not a readable video: {self.name!r} (no frame decodes)")
+        expected = self.video.frames  # samples in the container's index: a hint, but every one is in a whole file
+        if expected and packets < expected:
+            self.error = (f"{self.name!r} ends after {packets} of the {expected} packets its index lists "
+                          f"(truncated?)")
 
 
 class ImageFiles(Resource):
     """An image or a folder of images (file-name order), one frame each, timestamps 0, 1, 2... s.
-    `size` is the first image's (read, and so checked, when opened)."""
+    `size` is the first readable image's (read, and so checked, when opened).
+
+    In a folder an image that cannot be read is skipped: `warn(message)` is called once for it
+    (default: one line on stderr), its name is added to `unreadable`, and its index is left out
+    (a frame's index stays its position in `paths`). A folder with no readable image, or a single
+    image that cannot be read, raises ValueError.
+    """
 
     live = False
     stills = True
@@ -135,10 +162,15 @@ class ImageFiles(Resource):
     rate = Fraction(1)
     time_base = CLOCK_TIME_BASE
 
-    def __init__(self, path: os.PathLike | str):
+    def __init__(self, path: os.PathLike | str, warn: Callable[[str], None] | None = None):
         self.paths = list_images(path)
         self.from_folder = Path(path).is_dir()
-        self.first = read_image(self.paths[0])
+        self.warn = warn or warn_on_stderr
+        self.unreadable: list[str] = []
+        self.first_index, self.first = self.next_image(0)
+        if self.first is None:
+            raise ValueError(f"no readable image in folder {os.fspath(path)!r} "
+                             f"({len(self.paths)} tried, e.g. {self.paths[0].name!r})")
         self.size: tuple[int, int] = (self.first.shape[1], self.first.shape[0])
         size = f"{self.size[0]}x{self.size[1]}"
         count = f"{len(self.paths)} image{'s' if len(self.paths) > 1 else ''}"
@@ -149,12 +181,26 @@ class ImageFiles(Resource):
     def close(self) -> None:
         self.closed = True
 
+    def next_image(self, start: int):
+        """(index, image) of the first readable image from `start` on; (len(paths), None) past the end.
+        A single image that cannot be read raises; in a folder it is skipped, warned of and counted."""
+        for index in range(start, len(self.paths)):
+            try:
+                return index, read_image(self.paths[index])
+            except ValueError as error:
+                if not self.from_folder:
+                    raise
+                self.unreadable.append(self.paths[index].name)
+                self.warn(f"skipped {error}")
+        return len(self.paths), None
+
     def frames(self):
-        for index, path in enumerate(self.paths):
+        index, image, read_ms = self.first_index, self.first, 0.0
+        while image is not None:
+            yield Frame(index, image, float(index), time.perf_counter(), read_ms)
             started = time.perf_counter()
-            image = self.first if index == 0 else read_image(path)
-            captured = time.perf_counter()
-            yield Frame(index, image, float(index), captured, (captured - started) * 1000)
+            index, image = self.next_image(index + 1)
+            read_ms = (time.perf_counter() - started) * 1000
 
 
 class Paced(Resource):
@@ -190,10 +236,13 @@ class Paced(Resource):
             yield item
 
 
-def open_source(spec: os.PathLike | str | None = None, camera: int | str | None = None, timeout: float = 5.0):
+def open_source(spec: os.PathLike | str | None = None, camera: int | str | None = None, timeout: float = 5.0,
+                warn: Callable[[str], None] | None = None):
     """The source for an input: `camera` (an index or a device) -> Camera; a URL (rtsp://, udp://...)
-    -> NetworkStream (`timeout` seconds to connect and per read); a folder or an image -> ImageFiles;
-    any other path -> VideoFile; nothing at all -> the bundled sample video."""
+    -> NetworkStream (`timeout` seconds to connect and per read); a file:// URL -> the file; a
+    folder or an image -> ImageFiles (`warn` hears of images it skips); any other path ->
+    VideoFile; nothing at all -> the bundled sample video. A URL of any other scheme is a
+    ValueError naming the scheme and the URL as given."""
     if camera is not None:
         if spec is not None:
             raise ValueError(f"give an input or a camera, not both (input {str(spec)!r}, camera {camera!r})")
@@ -208,7 +257,14 @@ def open_source(spec: os.PathLike | str | None = None, camera: int | str | None 
     text = os.fspath(spec)
     if is_url(text):
         return NetworkStream(text, timeout)
+    scheme, separator, _ = text.partition("://")
+    if separator and len(scheme) > 1 and scheme[0].isalpha() and set(scheme.lower()) <= SCHEME_CHARACTERS:
+        if scheme.lower() != "file":
+            schemes = ", ".join(f"{name}://" for name in NETWORK_SCHEMES)
+            raise ValueError(f"unknown URL scheme {scheme!r} in {redact(text)!r}: streamsee reads {schemes}, "
+                             "file:// and plain paths")
+        text = unquote(urlsplit(text).path)
     path = Path(text)
     if path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES:
-        return ImageFiles(path)
-    return VideoFile(path)
+        return ImageFiles(text, warn=warn)
+    return VideoFile(text)
