@@ -61,6 +61,17 @@ def build_run_parser() -> argparse.ArgumentParser:
     parser.add_argument("--queue-size", type=int, default=None, help="frames waiting between threads (default 4)")
     parser.add_argument("--timeout", type=float, default=None, dest="timeout_s",
                         help="network streams: seconds to wait for the stream to open or deliver (default 5)")
+    parser.add_argument("--live", action=argparse.BooleanOptionalAction, default=None,
+                        help="--live: drop and skip frames to keep up (a file is played at its own rate); --no-live: "
+                        "every frame analysed, in order. Default: guessed (cameras and rtsp, udp, ... streams are "
+                        "live; files, and http(s) URLs of files, are not)")
+    parser.add_argument("--rtsp-transport", choices=("tcp", "udp", "auto"), default=None,
+                        help="rtsp:// streams: RTP inside the RTSP connection (tcp, the default), over udp, or auto "
+                        "(FFmpeg tries UDP, then TCP)")
+    parser.add_argument("--reconnect", type=float, default=None, metavar="SECONDS", dest="reconnect_s",
+                        help="a live stream or camera lost mid-run is reconnected (a try at once, then after waits of "
+                        "0.5, 1, 2, 4 and then 5 s) for up to SECONDS after its last frame, into the same outputs "
+                        "(default 30; 0: off, the run ends)")
     parser.add_argument("--no-hud", action="store_const", const=False, default=None, dest="hud",
                         help="leave the statistics off the annotated frames")
     parser.add_argument("--no-display", action="store_const", const=False, default=None, dest="display",
@@ -173,7 +184,8 @@ def run_input(args) -> int:
         mode=args.mode, proposals=args.proposals, working_width=args.working_width,
         objectness_width=args.objectness_width, min_score=args.min_score,
         realtime=args.realtime, budget_ms=args.budget_ms, queue_size=args.queue_size, timeout_s=args.timeout_s,
-        hud=args.hud, display=args.display, smooth=args.smooth)
+        hud=args.hud, display=args.display, smooth=args.smooth, live=args.live, rtsp_transport=args.rtsp_transport,
+        reconnect_s=args.reconnect_s)
     if args.input is not None and args.camera is not None:
         raise ValueError(f"give an INPUT or --camera, not both (got {args.input!r} and --camera {args.camera!r})")
     if args.stats_json:

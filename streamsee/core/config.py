@@ -26,6 +26,7 @@ PRESETS = ("default", "fast", "accurate")
 # OpenCV, dlib nor a model; tests/test_config.py checks that they agree.
 MODES = ("boxes", "segment", "compare")
 PROPOSAL_METHODS = ("boundieboxies", "dlib")
+RTSP_TRANSPORTS = ("tcp", "udp", "auto")  # a copy of video.capture.RTSP_TRANSPORTS (tests/test_network_sources.py)
 
 
 class ConfigError(ValueError):
@@ -56,9 +57,12 @@ RULES = {
     "display": (lambda v: isinstance(v, bool), "true or false"),
     "realtime": (lambda v: isinstance(v, bool), "true or false"),
     "timeout_s": (lambda v: _number(v) and v > 0, "a number > 0"),
+    "live": (lambda v: v is None or isinstance(v, bool), "true or false, or left out to guess from the source"),
+    "rtsp_transport": (lambda v: isinstance(v, str) and v in RTSP_TRANSPORTS, f"one of {', '.join(RTSP_TRANSPORTS)}"),
+    "reconnect_s": (lambda v: _number(v) and 0 <= v <= 86400, "a number of seconds from 0 (off) to 86400"),
     "smooth": (lambda v: _number(v) and 0 <= v < 1, "a number from 0 (off) up to but not including 1"),
 }
-FLOATS = ("min_score", "budget_ms", "timeout_s", "smooth")  # ints are accepted for these and stored as floats
+FLOATS = ("min_score", "budget_ms", "timeout_s", "reconnect_s", "smooth")  # ints are accepted for these and stored as floats
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,9 @@ class RunConfig:
     display: bool = True              # open a window when a display exists
     realtime: bool = False            # play a file at its own frame rate with the live policy
     timeout_s: float = 5.0            # network sources: time-out to open and to read
+    live: bool | None = None          # live policy (drop and skip to keep up) or every frame; None = guess from the source
+    rtsp_transport: str = "tcp"       # rtsp://: RTP over the RTSP connection (tcp), over udp, or auto (FFmpeg's choice)
+    reconnect_s: float = 30.0         # live streams and cameras: seconds to keep reconnecting after a loss (0: off)
     smooth: float = 0.6               # video and live: share of the smoothed state a new frame keeps (0: off; live.smoothing)
 
     def __post_init__(self):

@@ -80,12 +80,14 @@ class LiveStream(Resource):
     def __init__(self, config: RunConfig, source: str | os.PathLike | None = None, camera: int | str | None = None):
         self.config = config
         with ExitStack() as stack:  # everything opened so far is closed again if a later step fails
-            self.source = stack.enter_context(open_source(source, camera=camera, timeout=config.timeout_s))
+            self.source = stack.enter_context(open_source(source, camera=camera, timeout=config.timeout_s,
+                                                          live=config.live, transport=config.rtsp_transport,
+                                                          reconnect=config.reconnect_s))
             check_calibration(config)
             self.analyser = stack.enter_context(Analyser.from_config(config))
             paced = Paced(self.source) if config.realtime and not self.source.live else self.source
             self.stream = stack.enter_context(Stream(paced, self.analyser, queue_size=config.queue_size,
-                                                     budget_ms=config.budget_ms))
+                                                     budget_ms=config.budget_ms, live=config.live))
             self._resources = stack.pop_all()
         self.closed = False
 

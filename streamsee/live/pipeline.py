@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -35,7 +36,7 @@ from streamsee.video.sinks import (
     partial_path,
     replace,
 )
-from streamsee.video.sources import IMAGE_SUFFIXES, ImageFiles, Paced, VideoFile, open_source
+from streamsee.video.sources import IMAGE_SUFFIXES, ImageFiles, Notice, Paced, VideoFile, open_source
 
 __all__ = ["CalibrationError", "ImageSink", "RunReport", "check_calibration", "open_source", "process",
            "render_summary"]
@@ -121,12 +122,14 @@ class ImageSink(Resource):
 class RunReport:
     """How a run went: its statistics, what ended it ("end of input", "quit from the window",
     "interrupted (Ctrl-C)", or the message of the error that stopped it), its wall-clock seconds
-    from the first frame read to the last one rendered, and the inputs skipped as unreadable."""
+    from the first frame read to the last one rendered, the inputs skipped as unreadable, and the
+    gaps of a live source that was lost and reconnected (see SourceNews.gaps)."""
 
     snapshot: Snapshot
     ended: str
     seconds: float
     unreadable: tuple[str, ...] = ()
+    gaps: tuple[dict, ...] = ()
 
     @property
     def frames_per_second(self) -> float:
@@ -135,7 +138,47 @@ class RunReport:
     def to_json(self) -> dict:
         return {"ended": self.ended, "seconds": round(self.seconds, 3),
                 "frames_per_second": round(self.frames_per_second, 2), **self.snapshot.to_json(),
-                "unreadable": list(self.unreadable)}
+                "unreadable": list(self.unreadable), "gaps": list(self.gaps)}
+
+
+def print_on_stderr(line: str) -> None:
+    print(f"streamsee: {line}", file=sys.stderr, flush=True)
+
+
+class SourceNews:
+    """What a live source says of itself while it reconnects (video.reconnect.Notice): one line for
+    the terminal (`notify`) when it is lost and when it is back, the HUD's status line (`line()`,
+    until a few seconds after it is back), and its gaps for the report: the frames before each,
+    when it was lost and back (seconds from `started`, back None if it never was)."""
+
+    SHOW_BACK = 3.0  # seconds the HUD says the source is back
+
+    def __init__(self, notify: Callable[[str], None], started: float):
+        self.notify = notify
+        self.started = started
+        self.status: str | None = None
+        self.until: float | None = None
+        self.gaps: list[dict] = []
+
+    def hear(self, notice: Notice) -> None:
+        at = round(notice.at - self.started, 3)
+        if notice.state == "lost":
+            self.notify(notice.text)
+            self.gaps.append({"frames_before": notice.frames, "lost_at_s": at, "back_at_s": None})
+            self.status, self.until = "source lost: reconnecting", None
+        elif notice.state == "waiting":
+            self.status = notice.text
+        elif notice.state == "back":
+            self.notify(notice.text)
+            if self.gaps:
+                self.gaps[-1]["back_at_s"] = at
+            self.status = f"source back after {at - self.gaps[-1]['lost_at_s']:.1f} s" if self.gaps else "source back"
+            self.until = notice.at + self.SHOW_BACK
+
+    def line(self) -> str | None:
+        if self.until is not None and time.perf_counter() > self.until:
+            self.status = self.until = None
+        return self.status
 
 
 def ended_by(error: BaseException) -> str:
@@ -179,9 +222,13 @@ def process(source, analyser: Analyser, output: os.PathLike | str | None = None,
             jsonl: os.PathLike | str | None = None, masks: os.PathLike | str | None = None,
             budget_ms: float = 250.0, hud: bool = True, window: Window | None = None,
             terminal: TerminalView | None = None, queue_size: int = 4,
-            finished: Callable[[RunReport], None] | None = None) -> RunReport:
+            finished: Callable[[RunReport], None] | None = None, live: bool | None = None,
+            notify: Callable[[str], None] | None = None) -> RunReport:
     """Analyse the frames; show them in `window` and the figures in `terminal` (each optional);
-    write the annotated output (with the HUD), JSON lines and masks.
+    write the annotated output (with the HUD), JSON lines and masks. `live` overrides the source's
+    policy (None: the source's). While a live source reconnects, `notify` hears one line when it is
+    lost and one when it is back (default: stderr), the HUD says so, and the window keeps showing the
+    last frame; the outputs stay open and go on with the frames after the gap.
 
     Outputs are opened (and so checked) before any frame is read, written under temporary names,
     and finalised and renamed into place on every way out (end, q, Ctrl-C, SIGTERM, errors) once
@@ -195,16 +242,27 @@ def process(source, analyser: Analyser, output: os.PathLike | str | None = None,
     written = 0
     stream: Stream | None = None
     started = last_rendered = time.perf_counter()
+    news = SourceNews(notify or print_on_stderr, started)
     try:
         with ExitStack() as outputs:
             sinks = open_outputs(outputs, source, analyser, output, jsonl, masks)
             rows, mask_sink, video, images = sinks
             try:
-                stream = outputs.enter_context(Stream(source, analyser, queue_size=queue_size, budget_ms=budget_ms))
+                stream = outputs.enter_context(Stream(source, analyser, queue_size=queue_size, budget_ms=budget_ms,
+                                                      live=live))
                 hud_annotator = HudAnnotator()
-                started = last_rendered = time.perf_counter()
+                started = last_rendered = news.started = time.perf_counter()
                 drawing = video is not None or images is not None or window is not None
+                annotated = None
                 for item in stream:
+                    if isinstance(item, Notice):  # a live source lost and reconnecting: no frame meanwhile
+                        news.hear(item)
+                        if window is not None and annotated is not None:  # the window stays alive
+                            status = news.line() if hud else None
+                            if not window.show(hud_annotator.status_only(annotated, status) if status else annotated):
+                                ended = "quit from the window"
+                                break
+                        continue
                     if not isinstance(item, Analysed):  # an audio packet, copied through
                         if video is not None:
                             video.write_audio(item)
@@ -214,7 +272,7 @@ def process(source, analyser: Analyser, output: os.PathLike | str | None = None,
                         with stream.stats.stage("draw"):
                             annotated = analyser.annotate(frame.image, item.outputs)
                             if hud:
-                                annotated = hud_annotator.annotate(annotated, stream.stats.snapshot())
+                                annotated = hud_annotator.annotate(annotated, stream.stats.snapshot(), news.line())
                         with stream.stats.stage("write"):
                             if video is not None:
                                 video.write(annotated, frame.timestamp)
@@ -244,19 +302,19 @@ def process(source, analyser: Analyser, output: os.PathLike | str | None = None,
                 raise
     except BaseException as error:
         if stream is not None and written:
-            _finish(source, stream, ended_by(error), last_rendered - started, terminal, finished)
+            _finish(source, stream, ended_by(error), last_rendered - started, terminal, finished, news)
         raise
     if source.error and ended == "end of input":
-        report = _finish(source, stream, source.error, last_rendered - started, terminal, finished)
+        report = _finish(source, stream, source.error, last_rendered - started, terminal, finished, news)
         raise ValueError(f"{source.error} ({report.snapshot.frames} frames before it were processed and written)")
-    return _finish(source, stream, ended, last_rendered - started, terminal, finished)
+    return _finish(source, stream, ended, last_rendered - started, terminal, finished, news)
 
 
 def _finish(source, stream: Stream, ended: str, seconds: float, terminal: TerminalView | None,
-            finished: Callable[[RunReport], None] | None) -> RunReport:
+            finished: Callable[[RunReport], None] | None, news: SourceNews) -> RunReport:
     """The run's report, shown in the terminal view and handed to `finished`."""
     snapshot = stream.stats.snapshot(whole_run=True)
-    report = RunReport(snapshot, ended, seconds, tuple(getattr(source, "unreadable", ())))
+    report = RunReport(snapshot, ended, seconds, tuple(getattr(source, "unreadable", ())), tuple(news.gaps))
     if terminal is not None:
         terminal.update(snapshot, force=True)
     if finished is not None:
@@ -297,20 +355,26 @@ def run(config: RunConfig, source: os.PathLike | str | None = None, camera: int 
     # thread after the threads are joined: a line written to stderr from the reading thread can be lost
     # while the worker has file descriptor 2 silenced around a model's first allocation.
     warn = None if console is None else (lambda message: None)
+    notify = None if console is None else (
+        lambda line: console.print(f"streamsee: {line}", markup=False, highlight=False, soft_wrap=True))
     with ExitStack() as stack:
-        opened = stack.enter_context(open_source(source, camera=camera, timeout=config.timeout_s, warn=warn))
+        opened = stack.enter_context(open_source(source, camera=camera, timeout=config.timeout_s, warn=warn,
+                                                 live=config.live, transport=config.rtsp_transport,
+                                                 reconnect=config.reconnect_s))
         if source is None and camera is None and console is not None:
             console.print(f"streamsee: playing {opened.description}")
         check_calibration(config)
         analyser = stack.enter_context(Analyser.from_config(config))
-        frames = Paced(opened) if config.realtime and not opened.live else opened
+        live = opened.live if config.live is None else config.live  # --live on a file plays it at its own rate
+        paced = config.realtime or (live and isinstance(opened, (VideoFile, ImageFiles)))
+        frames = Paced(opened) if paced and not opened.live else opened
         window = (stack.enter_context(Window(f"streamsee {config.mode}: {opened.description}"))
                   if config.display and display_available() else None)
         total = (len(opened.paths) if isinstance(opened, ImageFiles)
                  else opened.video.frames or None if isinstance(opened, VideoFile) else None)  # a hint only
-        terminal = (stack.enter_context(TerminalView(opened.description, live=frames.live, total=total,
+        terminal = (stack.enter_context(TerminalView(opened.description, live=live or frames.live, total=total,
                                                      console=console))
                     if console is not None and console.is_terminal else None)
         return process(frames, analyser, output=output, jsonl=jsonl, masks=masks, budget_ms=config.budget_ms,
                        hud=config.hud, window=window, terminal=terminal, queue_size=config.queue_size,
-                       finished=finished)
+                       finished=finished, live=None if config.live is None else live, notify=notify)

@@ -6,7 +6,8 @@ every blocking call checks, and a worker error carried to the caller (`Failed`) 
 Files are lossless (every frame, in order). Live sources never block: when the frame queue is
 full the oldest frame is dropped (and counted), and a frame older than the latency budget is
 skipped (rendered with the latest results) when a newer one is already waiting. Audio packets
-never wait behind frames that may be dropped: live, they go straight to the caller.
+never wait behind frames that may be dropped: live, they go straight to the caller, as do the
+Notices a live source yields while it reconnects (video/reconnect.py).
 """
 
 from __future__ import annotations
@@ -107,7 +108,7 @@ class Stream(Resource):
                     self.stats.add_stage("decode", item.decode_ms)
                 if self.live and isinstance(item, Frame):
                     self._put_newest(item)
-                elif self.live:  # audio of a paced file: around the frame queue, so no drop can hit it
+                elif self.live:  # audio, or a Notice from a source that reconnects: around the frame queue, undropped
                     if not self._put(self.results, item):
                         return
                 elif not self._put(self.frames, item):

@@ -193,8 +193,12 @@ class HudAnnotator:
     """Live figures: rates, latency p50/p95, per-stage ms, drops and skips (bottom left), and with
     two paths side by side (compare), each path's own figures at the top of its half.
 
-    It only reads a `streamsee.core.snapshot.Snapshot`; annotate(frame, snapshot) -> frame.
+    It only reads a `streamsee.core.snapshot.Snapshot`; annotate(frame, snapshot) -> frame. A
+    `status` line (news about the source: "source lost: reconnecting ...") is drawn above the
+    figures on a red tag; `status_only` draws that line alone (on the last frame, while no new one comes).
     """
+
+    STATUS_COLOUR: Colour = (20, 20, 170)
 
     def __init__(self, font_scale: float = 0.45, colour: Colour = (30, 30, 30)):
         self.font_scale = font_scale
@@ -213,9 +217,16 @@ class HudAnnotator:
         return (f"analyse {analyse:.0f} ms  to result p50 {path.latency_p50_ms:.0f} "
                 f"p95 {path.latency_p95_ms:.0f} ms  {path.analysed_fps:.1f} fps")
 
-    def annotate(self, frame: np.ndarray, snapshot) -> np.ndarray:
+    def status_only(self, frame: np.ndarray, status: str) -> np.ndarray:
         check_frame(frame)
         out = frame.copy()
+        _, height = tag_size("Ay", self.font_scale)
+        put_tag(out, status, (4, out.shape[0] - 5 * height - 6), self.STATUS_COLOUR, font_scale=self.font_scale)
+        return out
+
+    def annotate(self, frame: np.ndarray, snapshot, status: str | None = None) -> np.ndarray:
+        check_frame(frame)
+        out = self.status_only(frame, status) if status else frame.copy()
         _, height = tag_size("Ay", self.font_scale)
         y = out.shape[0] - 4 * height - 4
         for line in self.lines(snapshot):

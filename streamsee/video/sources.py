@@ -2,7 +2,8 @@
 `Frame`s: BGR uint8 pixels with their index, source timestamp and capture time.
 
 Every source has the same public attributes:
-    live: bool               frames arrive in real time (drop/skip policy applies)
+    live: bool               frames arrive in real time (drop/skip policy applies); a network stream's and a
+                             camera's may be set when opened (--live/--no-live)
     stills: bool             frames are unrelated photos (nothing is carried from one to the next)
     rate: Fraction           frames per second
     size: tuple[int, int]    width, height of its frames
@@ -11,7 +12,8 @@ Every source has the same public attributes:
     error: str | None        set when it ended early or abnormally after yielding frames
     description: str         one short line for people
 
-A source that cannot give a single frame raises from `frames()` instead of setting `error`.
+A source that cannot give a single frame raises from `frames()` instead of setting `error`. A live
+network stream or camera lost mid-run yields `Notice`s (video/reconnect.py) while it reconnects.
 
 `open_source` picks the source for an input: a camera, a network URL, a folder or an image, a
 video file, or (no input at all) the bundled sample video.
@@ -36,9 +38,10 @@ from streamsee.core.frames import to_bgr
 from streamsee.core.resource import Resource
 from streamsee.video.capture import NETWORK_SCHEMES, Camera, CameraError, NetworkStream, StreamError, is_url, redact
 from streamsee.video.frame import CLOCK_TIME_BASE, Frame, fps_text, frame_seconds
+from streamsee.video.reconnect import Notice
 
-__all__ = ["SAMPLE_VIDEO", "Camera", "CameraError", "Frame", "ImageFiles", "NetworkStream", "Paced", "StreamError",
-           "VideoFile", "open_source", "redact"]
+__all__ = ["SAMPLE_VIDEO", "Camera", "CameraError", "Frame", "ImageFiles", "NetworkStream", "Notice", "Paced",
+           "StreamError", "VideoFile", "open_source", "redact"]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 SCHEME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789+-.")
@@ -237,16 +240,18 @@ class Paced(Resource):
 
 
 def open_source(spec: os.PathLike | str | None = None, camera: int | str | None = None, timeout: float = 5.0,
-                warn: Callable[[str], None] | None = None):
+                warn: Callable[[str], None] | None = None, live: bool | None = None, transport: str = "tcp",
+                reconnect: float = 0.0):
     """The source for an input: `camera` (an index or a device) -> Camera; a URL (rtsp://, udp://...)
-    -> NetworkStream (`timeout` seconds to connect and per read); a file:// URL -> the file; a
+    -> NetworkStream (`timeout` seconds to connect and per read, RTSP over `transport`); both with
+    `live` (None: guessed) and `reconnect` (seconds to keep reconnecting, 0: off); a file:// URL -> the file; a
     folder or an image -> ImageFiles (`warn` hears of images it skips); any other path ->
     VideoFile; nothing at all -> the bundled sample video. A URL of any other scheme is a
     ValueError naming the scheme and the URL as given."""
     if camera is not None:
         if spec is not None:
             raise ValueError(f"give an input or a camera, not both (input {str(spec)!r}, camera {camera!r})")
-        return Camera(camera)
+        return Camera(camera, live=live, reconnect=reconnect)
     if spec is None:
         if not SAMPLE_VIDEO.is_file():
             raise FileNotFoundError(f"the bundled sample video {str(SAMPLE_VIDEO)!r} is missing: "
@@ -256,7 +261,7 @@ def open_source(spec: os.PathLike | str | None = None, camera: int | str | None 
         return source
     text = os.fspath(spec)
     if is_url(text):
-        return NetworkStream(text, timeout)
+        return NetworkStream(text, timeout, transport=transport, live=live, reconnect=reconnect)
     scheme, separator, _ = text.partition("://")
     if separator and len(scheme) > 1 and scheme[0].isalpha() and set(scheme.lower()) <= SCHEME_CHARACTERS:
         if scheme.lower() != "file":
