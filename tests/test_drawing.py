@@ -166,3 +166,68 @@ def test_side_by_side_places_frames_and_titles():
 def test_side_by_side_rejects_mismatched_frames():
     with pytest.raises(ValueError):
         side_by_side(grey_frame(), grey_frame(100, 160))
+
+
+# ---------------------------------------------------------------- sizes grow with the frame (issue 29)
+
+
+def rows_with(image: np.ndarray, colour) -> np.ndarray:
+    """Indices of the rows holding a pixel of exactly `colour`."""
+    return np.flatnonzero((distance_to(image, colour) == 0).any(axis=1))
+
+
+def box_tag_height(height: int, width: int) -> tuple[int, int]:
+    """(tag height, box line width) of a cat box drawn in the middle of a black frame, measured down
+    a column through the tag, the box's top edge and its bottom edge."""
+    frame = np.zeros((height, width, 3), np.uint8)
+    y1, x1 = height // 2, width // 4
+    result = Result(xyxy=[[x1, y1, width // 2, height * 3 // 4]], class_id=[CAT], score=[0.9])
+    out = BoxAnnotator().annotate(frame, result)
+    rows = rows_with(out[:, x1 + width // 64:x1 + width // 64 + 1], CLASS_COLOURS[CAT])
+    runs = np.split(rows, np.flatnonzero(np.diff(rows) > 1) + 1)  # the tag (its text cuts it) and top edge,
+    line = len(runs[-1])  # then the bottom edge
+    return runs[-2][-1] - runs[0][0] + 1 - line, line
+
+
+def test_scale_for_is_one_up_to_720_and_grows_beyond():
+    from streamsee.render.drawing import scale_for
+
+    assert scale_for(np.zeros((120, 160, 3), np.uint8)) == 1.0
+    assert scale_for(np.zeros((720, 1280, 3), np.uint8)) == 1.0
+    assert scale_for(np.zeros((6000, 8000, 1), np.uint8)) == pytest.approx(6000 / 720)
+
+
+def test_box_labels_grow_on_a_large_frame_and_stay_as_they_were_on_small_ones():
+    small_tag, small_line = box_tag_height(480, 640)
+    assert small_tag == tag_size("cat 0.90")[1] and small_line <= 3  # the fixed sizes of before (thickness 2)
+    assert box_tag_height(720, 1280) == (small_tag, small_line)
+    big_tag, big_line = box_tag_height(6000, 8000)
+    assert big_tag >= 7 * small_tag and big_line >= 7 * 2  # 8000x6000 draws 8.3 times larger
+
+
+def hud_rows(height: int, width: int) -> np.ndarray:
+    from streamsee.core.snapshot import Snapshot
+    from streamsee.render.drawing import HudAnnotator
+
+    path = Snapshot(1.0, 2.0, 3.0, 4.0, 5.0, {"analyse": 3.0}, 1, 1, 0, 0)
+    snapshot = Snapshot(10.0, 9.0, 30.0, 40.0, 50.0, {"decode": 1.0, "analyse": 3.0}, 10, 9, 1, 0, {"boxes": path})
+    out = HudAnnotator().annotate(np.zeros((height, width, 3), np.uint8), snapshot)
+    return np.flatnonzero(out.any(axis=(1, 2)))
+
+
+def test_the_hud_grows_on_a_large_frame_and_stays_as_it_was_on_small_ones():
+    line = tag_size("Ay", 0.45)[1]
+    small = hud_rows(480, 640)
+    assert small[0] == 480 - 4 * line - 4 and small[-1] == 480 - 4 - 1  # four lines from (4, h - 4 lines - 4)
+    big = hud_rows(6000, 8000)
+    assert big[-1] - big[0] + 1 >= 7 * 4 * line and big[-1] < 6000 - 4
+
+
+def test_titles_and_legend_grow_on_a_large_frame():
+    big = np.full((2160, 3840, 3), GREY, np.uint8)  # 4K: three times the sizes
+    titled = side_by_side(big, big)
+    assert len(np.flatnonzero((titled[:, :3840] != GREY).any(axis=(1, 2)))) >= 3 * tag_size("boxes", 0.6, 1, 4)[1] - 3
+    result = Result(xyxy=[[50, 40, 110, 80]], class_id=[CAT], score=[0.95], probabilities=cat_probabilities(0.95))
+    small_legend = rows_with(HeatmapAnnotator().annotate(grey_frame(480, 640), result)[:, -100:], CLASS_COLOURS[CAT])
+    big_legend = rows_with(HeatmapAnnotator().annotate(big, result)[:, -300:], CLASS_COLOURS[CAT])
+    assert len(big_legend) >= 2.5 * len(small_legend) > 0  # the swatch

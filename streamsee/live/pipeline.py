@@ -122,14 +122,16 @@ class ImageSink(Resource):
 class RunReport:
     """How a run went: its statistics, what ended it ("end of input", "quit from the window",
     "interrupted (Ctrl-C)", or the message of the error that stopped it), its wall-clock seconds
-    from the first frame read to the last one rendered, the inputs skipped as unreadable, and the
-    gaps of a live source that was lost and reconnected (see SourceNews.gaps)."""
+    from the first frame read to the last one rendered, the inputs skipped as unreadable, the gaps
+    of a live source that was lost and reconnected (see SourceNews.gaps), and a video file's damage
+    (packets skipped as damaged, frames lost to them: VideoFile.damage)."""
 
     snapshot: Snapshot
     ended: str
     seconds: float
     unreadable: tuple[str, ...] = ()
     gaps: tuple[dict, ...] = ()
+    damaged: dict | None = None
 
     @property
     def frames_per_second(self) -> float:
@@ -138,7 +140,8 @@ class RunReport:
     def to_json(self) -> dict:
         return {"ended": self.ended, "seconds": round(self.seconds, 3),
                 "frames_per_second": round(self.frames_per_second, 2), **self.snapshot.to_json(),
-                "unreadable": list(self.unreadable), "gaps": list(self.gaps)}
+                "unreadable": list(self.unreadable), "gaps": list(self.gaps),
+                "damaged": dict(self.damaged or {"packets": 0, "frames_lost": 0})}
 
 
 def print_on_stderr(line: str) -> None:
@@ -314,7 +317,13 @@ def _finish(source, stream: Stream, ended: str, seconds: float, terminal: Termin
             finished: Callable[[RunReport], None] | None, news: SourceNews) -> RunReport:
     """The run's report, shown in the terminal view and handed to `finished`."""
     snapshot = stream.stats.snapshot(whole_run=True)
-    report = RunReport(snapshot, ended, seconds, tuple(getattr(source, "unreadable", ())), tuple(news.gaps))
+    damaged = getattr(source, "damage", None) if isinstance(getattr(source, "damage", None), dict) else None
+    if damaged and any(damaged.values()) and ended == "end of input":  # said once, on the main thread (see run)
+        packets, lost = damaged["packets"], damaged["frames_lost"]
+        news.notify(f"warning: {source.name!r} is damaged: {packets} packet{'s' * (packets != 1)} skipped, "
+                    f"{lost} frame{'s' * (lost != 1)} lost")
+    report = RunReport(snapshot, ended, seconds, tuple(getattr(source, "unreadable", ())), tuple(news.gaps),
+                       damaged)
     if terminal is not None:
         terminal.update(snapshot, force=True)
     if finished is not None:

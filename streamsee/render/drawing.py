@@ -2,6 +2,8 @@
 
 Every drawer is a class holding its settings, with one method `annotate(frame, result) -> frame`.
 Frames are BGR uint8 (H, W, 3); annotators return a new array and never modify their input.
+Sizes (font scale, line widths, padding) are those of a frame up to 720 pixels on its shorter
+side and grow with it beyond (`scale_for`), so labels stay readable on an 8000x6000 photo.
 """
 
 from __future__ import annotations
@@ -29,6 +31,18 @@ CLASS_COLOURS: tuple[Colour, ...] = (
     (128, 128, 0),    # truck: teal
 )
 FONT = cv2.FONT_HERSHEY_SIMPLEX
+SCALE_FROM = 720  # shorter side (pixels) above which text and lines grow with the frame
+
+
+def scale_for(frame: np.ndarray) -> float:
+    """How much larger than their settings text and lines are drawn on `frame`: 1 up to SCALE_FROM
+    pixels on its shorter side, in proportion beyond."""
+    return max(1.0, min(frame.shape[:2]) / SCALE_FROM)
+
+
+def scaled(size: float, scale: float) -> int:
+    """A pixel size (line width, padding) times `scale`, at least 1."""
+    return max(1, round(size * scale))
 
 
 def text_colour(background: Colour) -> Colour:
@@ -80,19 +94,22 @@ class BoxAnnotator:
     def annotate(self, frame: np.ndarray, result: Result) -> np.ndarray:
         check_frame(frame)
         out = frame.copy()
+        scale = scale_for(frame)
+        thickness, font_scale = scaled(self.thickness, scale), self.font_scale * scale
+        text_thickness, padding = scaled(self.text_thickness, scale), scaled(3, scale)
         boxes = np.round(result.xyxy).astype(np.int64)
         for (x1, y1, x2, y2), class_id in zip(boxes.tolist(), result.class_id.tolist()):
-            cv2.rectangle(out, (x1, y1), (x2, y2), self.colours[class_id], self.thickness)
+            cv2.rectangle(out, (x1, y1), (x2, y2), self.colours[class_id], thickness)
         # Tags after all boxes, least confident first, so the most confident tag ends up on top.
         for i in np.argsort(result.score, kind="stable"):
             x1, y1 = boxes[i, :2].tolist()
             text = f"{CLASSES[result.class_id[i]]} {result.score[i]:.2f}"
-            height = tag_size(text, self.font_scale, self.text_thickness)[1]
-            top = y1 - self.thickness // 2 - height
+            height = tag_size(text, font_scale, text_thickness, padding)[1]
+            top = y1 - thickness // 2 - height
             if top < 0:  # box touches the top edge: hang the tag inside the box instead
-                top = y1 + (self.thickness + 1) // 2
-            put_tag(out, text, (x1 - self.thickness // 2, top), self.colours[result.class_id[i]],
-                    self.font_scale, self.text_thickness)
+                top = y1 + (thickness + 1) // 2
+            put_tag(out, text, (x1 - thickness // 2, top), self.colours[result.class_id[i]],
+                    font_scale, text_thickness, padding)
         return out
 
 
@@ -149,12 +166,14 @@ class HeatmapAnnotator:
         """A swatch and name per class on a dark semi-transparent panel, in place."""
         if not class_ids:
             return
-        pad, margin = 6, 8
-        _, text_height, baseline = _text_metrics("Ay", self.font_scale, 1)
-        row = text_height + baseline + 4
+        scale = scale_for(frame)
+        pad, margin, gap = scaled(6, scale), scaled(8, scale), scaled(4, scale)
+        font_scale, thickness = self.font_scale * scale, scaled(1, scale)
+        _, text_height, baseline = _text_metrics("Ay", font_scale, thickness)
+        row = text_height + baseline + gap
         swatch = text_height + baseline
-        text_width = max(cv2.getTextSize(CLASSES[c], FONT, self.font_scale, 1)[0][0] for c in class_ids)
-        panel_w, panel_h = 2 * pad + swatch + 6 + text_width, 2 * pad + row * len(class_ids) - 4
+        text_width = max(cv2.getTextSize(CLASSES[c], FONT, font_scale, thickness)[0][0] for c in class_ids)
+        panel_w, panel_h = 2 * pad + swatch + 6 * gap // 4 + text_width, 2 * pad + row * len(class_ids) - gap
         height, width = frame.shape[:2]
         x = margin if self.legend_corner.endswith("left") else max(width - panel_w - margin, 0)
         y = margin if self.legend_corner.startswith("top") else max(height - panel_h - margin, 0)
@@ -164,8 +183,8 @@ class HeatmapAnnotator:
             top = y + pad + i * row
             cv2.rectangle(frame, (x + pad, top), (x + pad + swatch - 1, top + swatch - 1),
                           self.colours[class_id], cv2.FILLED)
-            cv2.putText(frame, CLASSES[class_id], (x + pad + swatch + 6, top + text_height), FONT,
-                        self.font_scale, (255, 255, 255), 1, cv2.LINE_AA)
+            cv2.putText(frame, CLASSES[class_id], (x + pad + swatch + 6 * gap // 4, top + text_height), FONT,
+                        font_scale, (255, 255, 255), thickness, cv2.LINE_AA)
 
 
 def side_by_side(left: np.ndarray, right: np.ndarray,
@@ -179,13 +198,15 @@ def side_by_side(left: np.ndarray, right: np.ndarray,
     if left.shape != right.shape or left.dtype != right.dtype:
         raise ValueError(f"frames must have the same shape and dtype, got {left.shape} and {right.shape}")
     out = np.hstack([left, right])
+    scale = scale_for(left)
+    margin = scaled(4, scale)
     for offset, title in zip((0, left.shape[1]), titles):
         if title:
-            put_tag(out, title, (offset + 4, 4), colour, font_scale, 1, padding=4)
+            put_tag(out, title, (offset + margin, margin), colour, font_scale * scale, scaled(1, scale), margin)
     return out
 
 
-__all__ = ["CLASS_COLOURS", "BoxAnnotator", "HeatmapAnnotator", "put_tag", "side_by_side", "tag_size",
+__all__ = ["CLASS_COLOURS", "BoxAnnotator", "HeatmapAnnotator", "put_tag", "scale_for", "side_by_side", "tag_size",
            "text_colour"]
 
 
@@ -217,24 +238,33 @@ class HudAnnotator:
         return (f"analyse {analyse:.0f} ms  to result p50 {path.latency_p50_ms:.0f} "
                 f"p95 {path.latency_p95_ms:.0f} ms  {path.analysed_fps:.1f} fps")
 
+    def sizes(self, frame: np.ndarray) -> tuple[float, int, int, int]:
+        """Font scale, text thickness, padding and one line's height on `frame` (see scale_for)."""
+        scale = scale_for(frame)
+        font_scale, thickness, padding = self.font_scale * scale, scaled(1, scale), scaled(3, scale)
+        return font_scale, thickness, padding, tag_size("Ay", font_scale, thickness, padding)[1]
+
     def status_only(self, frame: np.ndarray, status: str) -> np.ndarray:
         check_frame(frame)
         out = frame.copy()
-        _, height = tag_size("Ay", self.font_scale)
-        put_tag(out, status, (4, out.shape[0] - 5 * height - 6), self.STATUS_COLOUR, font_scale=self.font_scale)
+        font_scale, thickness, padding, height = self.sizes(frame)
+        margin = 2 * padding  # 6 at scale 1
+        put_tag(out, status, (4 * padding // 3, out.shape[0] - 5 * height - margin), self.STATUS_COLOUR,
+                font_scale, thickness, padding)
         return out
 
     def annotate(self, frame: np.ndarray, snapshot, status: str | None = None) -> np.ndarray:
         check_frame(frame)
         out = self.status_only(frame, status) if status else frame.copy()
-        _, height = tag_size("Ay", self.font_scale)
-        y = out.shape[0] - 4 * height - 4
+        font_scale, thickness, padding, height = self.sizes(frame)
+        left = 4 * padding // 3  # 4 at scale 1
+        y = out.shape[0] - 4 * height - left
         for line in self.lines(snapshot):
-            put_tag(out, line, (4, y), self.colour, font_scale=self.font_scale)
+            put_tag(out, line, (left, y), self.colour, font_scale, thickness, padding)
             y += height
         if len(snapshot.paths) > 1:  # panels of equal width, in the order of the paths
             panel = out.shape[1] // len(snapshot.paths)
             for number, path in enumerate(snapshot.paths.values()):
-                put_tag(out, self.path_line(path), (number * panel + 4, 2 * height + 8), self.colour,
-                        font_scale=self.font_scale)
+                put_tag(out, self.path_line(path), (number * panel + left, 2 * height + 2 * left), self.colour,
+                        font_scale, thickness, padding)
         return out

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -156,11 +157,55 @@ class MaskSink(Resource):
 
 VIDEO_CODECS = {".mp4": ("libx264", "mpeg4"), ".mkv": ("libx264", "mpeg4"), ".mov": ("libx264", "mpeg4"),
                 ".webm": ("libvpx-vp9", "libvpx")}
+# Audio encoders, in order of preference, for audio a container cannot hold as it is (AAC in .webm).
+AUDIO_CODECS = {".mp4": ("aac",), ".mkv": ("libopus", "aac"), ".mov": ("aac",), ".webm": ("libopus", "libvorbis")}
+
+
+def warn_on_stderr(message: str) -> None:
+    print(f"streamsee: warning: {message}", file=sys.stderr, flush=True)
+
+
+class AudioTranscoder:
+    """Audio packets of `template` (an input stream) decoded and encoded again into a new stream of
+    `container` with the first of `encoders` available: for audio the container cannot hold as it
+    is. Raises ValueError when none can be set up."""
+
+    def __init__(self, container, template, encoders: tuple[str, ...]):
+        import av
+
+        name = next((name for name in encoders if name in av.codecs_available), None)
+        if name is None:
+            raise ValueError(f"no encoder here for {'/'.join(encoders)}")
+        rate = 48000 if "opus" in name else template.rate  # Opus runs at 48 kHz
+        try:
+            self.stream = container.add_stream(name, rate=rate)
+            self.stream.layout = template.layout.name if template.channels <= 2 else "stereo"
+        except (ValueError, av.error.FFmpegError) as error:
+            raise ValueError(f"{name}: {error}") from None
+        self.decoder = template.codec_context
+        self.name = name
+
+    def encode(self, packet) -> list:
+        """The encoded packets for one input packet (none for one that does not decode)."""
+        import av
+
+        try:
+            frames = self.decoder.decode(packet)
+        except av.error.FFmpegError:
+            return []
+        return [out for frame in frames for out in self.stream.encode(frame)]
+
+    def flush(self) -> list:
+        """What the decoder and the encoder still hold."""
+        return self.encode(None) + list(self.stream.encode(None))
+
 
 
 class VideoSink(FileOutput):
     """Annotated frames into a video file through PyAV: H.264 where available, the source's frame
-    rate and timestamps kept exactly (Fractions, no rounding), its audio packets copied through.
+    rate and timestamps kept exactly (Fractions, no rounding), its audio packets copied through, or,
+    where the container cannot hold that audio (AAC in .webm), encoded again (AUDIO_CODECS: Opus for
+    .webm); audio that can be neither is left out with one line to `warn` (default: stderr).
 
     A frame whose time is unknown (NaN or infinite, as PyAV gives for a frame flushed after a
     network read timed out) or not after the previous one's is placed one frame after the previous.
@@ -170,7 +215,8 @@ class VideoSink(FileOutput):
     written so far.
     """
 
-    def __init__(self, path: os.PathLike | str, rate, size: tuple[int, int], time_base=None, audio=None):
+    def __init__(self, path: os.PathLike | str, rate, size: tuple[int, int], time_base=None, audio=None,
+                 warn=None):
         import av
 
         codecs = VIDEO_CODECS.get(Path(path).suffix.lower())
@@ -192,16 +238,29 @@ class VideoSink(FileOutput):
             self.partial.unlink(missing_ok=True)
             raise
         self.time_base = time_base or 1 / rate
-        self.stream.time_base = self.time_base
+        self.stream.time_base = self.stream.codec_context.time_base = self.time_base  # exact times in the encoder too
         self.step = max(1, round(1 / (rate * self.time_base)))  # one frame, in time_base units
         self.last_pts: int | None = None
-        self.audio = None
+        self.audio = self.transcoder = None
         if audio is not None:
-            try:
-                self.audio = self.container.add_stream_from_template(audio)
-            except (ValueError, av.error.FFmpegError):
-                self.audio = None  # this container cannot hold that audio codec: video only
+            self.add_audio(audio, warn or warn_on_stderr)
         self.frames = 0
+
+    def add_audio(self, audio, warn) -> None:
+        """Copy `audio` through, or encode it again where the container cannot hold it as it is."""
+        import av
+
+        try:
+            self.audio = self.container.add_stream_from_template(audio)
+            return
+        except (ValueError, av.error.FFmpegError):
+            pass  # this container cannot hold that codec as it is
+        suffix = self.path.suffix.lower()
+        try:
+            self.transcoder = AudioTranscoder(self.container, audio, AUDIO_CODECS[suffix])
+        except ValueError as error:
+            warn(f"the audio ({audio.codec_context.name}) is left out of {str(self.path)!r}: a {suffix} file "
+                 f"cannot hold it and it cannot be encoded again ({error})")
 
     def pts(self, timestamp: float) -> int:
         """The frame's presentation time in time_base units, always after the previous frame's."""
@@ -224,9 +283,13 @@ class VideoSink(FileOutput):
         if self.audio is not None:
             packet.stream = self.audio
             self.container.mux(packet)
+        elif self.transcoder is not None:
+            self.container.mux(self.transcoder.encode(packet))
 
     def _finish(self) -> None:
         try:
             self.container.mux(self.stream.encode(None))
+            if self.transcoder is not None:
+                self.container.mux(self.transcoder.flush())
         finally:
             self.container.close()

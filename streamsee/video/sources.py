@@ -65,10 +65,28 @@ def list_images(source: os.PathLike | str) -> list[Path]:
 
 
 def read_image(path: Path):
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    """The image as BGR uint8, turned upright by its EXIF orientation (a phone's portrait photo);
+    grey, alpha and 16-bit images are converted (`to_bgr`)."""
+    image = cv2.imread(str(path), cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)  # not UNCHANGED: it ignores EXIF
     if image is None:
         raise ValueError(f"not a readable image: {str(path)!r}")
     return to_bgr(image)
+
+
+UPRIGHT = {90: cv2.ROTATE_90_COUNTERCLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_CLOCKWISE}
+
+
+def display_rotation(path: Path) -> int:
+    """Degrees counterclockwise (0, 90, 180 or 270) a video's display matrix turns its pictures, as
+    players show them (a phone's portrait clip: 90 or 270), read from its first decoded frame; 0
+    where it has none or nothing decodes."""
+    try:
+        with av.open(str(path)) as container:
+            for frame in container.decode(video=0):
+                return round((frame.rotation or 0) / 90) % 4 * 90
+    except (av.error.FFmpegError, ValueError, StopIteration):
+        pass
+    return 0
 
 
 class VideoFile(Resource):
@@ -80,6 +98,11 @@ class VideoFile(Resource):
     or its data stops before the packets its own index lists: truncated) yields what decodes and
     records the problem in `error` (a message) instead of raising half way; one from which nothing
     decodes raises ValueError.
+
+    Damaged data mid-file does not stop it: a packet the demuxer marks corrupt or the decoder
+    refuses is skipped and counted in `damage["packets"]`, and the video packets that gave no
+    picture (frames lost to the damage) in `damage["frames_lost"]`. Pictures are turned upright as
+    the display matrix says (`rotation`, degrees counterclockwise): `size` is the upright size.
     """
 
     live = False
@@ -100,9 +123,13 @@ class VideoFile(Resource):
         self.video = self.container.streams.video[0]
         self.audio = self.container.streams.audio[0] if self.container.streams.audio else None
         self.rate: Fraction = self.video.average_rate or self.video.guessed_rate or Fraction(25)
-        self.size: tuple[int, int] = (self.video.codec_context.width, self.video.codec_context.height)
+        width, height = self.video.codec_context.width, self.video.codec_context.height
+        self.rotation = display_rotation(self.path)
+        self.size: tuple[int, int] = (height, width) if self.rotation in (90, 270) else (width, height)
         self.time_base: Fraction = self.video.time_base or CLOCK_TIME_BASE
-        self.description = f"video {self.name!r} {self.size[0]}x{self.size[1]} at {fps_text(self.rate)} fps"
+        turned = f" (turned {self.rotation}° upright)" if self.rotation else ""
+        self.description = f"video {self.name!r} {self.size[0]}x{self.size[1]}{turned} at {fps_text(self.rate)} fps"
+        self.damage = {"packets": 0, "frames_lost": 0}
         self.error: str | None = None
         self.closed = False
 
@@ -118,7 +145,7 @@ class VideoFile(Resource):
 
     def frames(self):
         """Decoded video frames and, interleaved, audio packets: yields Frame or av.Packet."""
-        index = packets = 0
+        index = packets = hidden = 0
         timestamp: float | None = None
         try:
             for packet in self.packets():
@@ -126,11 +153,15 @@ class VideoFile(Resource):
                     if packet.dts is not None:
                         yield packet
                     continue
-                packets += packet.dts is not None or packet.size > 0  # not the demuxer's closing flush packet
+                if packet.dts is not None or packet.size > 0:  # not the demuxer's closing flush packet
+                    packets += 1
+                    hidden += packet.is_discard  # before an edit list's start: decoded, never shown
                 started = time.perf_counter()
-                for decoded in packet.decode():
+                for decoded in self.decode(packet):
                     timestamp = frame_seconds(decoded.time, index, self.rate, timestamp)
                     image = decoded.to_ndarray(format="bgr24")
+                    if self.rotation:
+                        image = cv2.rotate(image, UPRIGHT[self.rotation])
                     captured = time.perf_counter()
                     yield Frame(index, image, timestamp, captured, (captured - started) * 1000)
                     index += 1
@@ -142,10 +173,21 @@ class VideoFile(Resource):
             return
         if index == 0:
             raise ValueError(f"not a readable video: {self.name!r} (no frame decodes)")
+        self.damage["frames_lost"] = max(0, packets - hidden - index)
         expected = self.video.frames  # samples in the container's index: a hint, but every one is in a whole file
         if expected and packets < expected:
             self.error = (f"{self.name!r} ends after {packets} of the {expected} packets its index lists "
                           f"(truncated?)")
+
+    def decode(self, packet) -> list:
+        """The pictures of one packet; a damaged packet (marked corrupt by the demuxer, refused by the
+        decoder) is counted, and skipped where it gives nothing."""
+        self.damage["packets"] += packet.is_corrupt
+        try:
+            return packet.decode()
+        except av.error.FFmpegError:
+            self.damage["packets"] += not packet.is_corrupt
+            return []
 
 
 class ImageFiles(Resource):
