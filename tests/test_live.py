@@ -1,5 +1,6 @@
 """--realtime: a file paced at its own frame rate stands in for a camera; a worker slower than
-the source must drop and skip, never build a backlog. Also the statistics outputs."""
+the source analyses the newest frame and skips the rest, never builds a backlog, and every frame is
+still drawn and written (tests/test_budget.py has the rest of the budget). Also the statistics outputs."""
 
 import json
 import subprocess
@@ -24,8 +25,8 @@ def test_slow_worker_against_a_realtime_source(media, tmp_path):
                        "--output", out, "--jsonl", rows_path, "--stats-json", stats_path)
     assert result.returncode == 0, result.stderr
     stats = json.loads(stats_path.read_text())
-    assert stats["dropped"] + stats["skipped"] > 0
-    assert stats["frames"] + stats["dropped"] == source_frames
+    assert stats["skipped"] > 0 and stats["dropped"] == 0  # never analysed, but drawn and written all the same
+    assert stats["frames"] == source_frames
     assert stats["frames"] == stats["analysed"] + stats["skipped"]
     # A backlog of every frame would make the last one wait about 3 s x (analysis / frame time).
     assert stats["latency_max_ms"] < 2000

@@ -74,13 +74,13 @@ class RunConfig:
     working_width: int = 160          # FCN working width in pixels (recognition.fcn.WORKING_WIDTH)
     objectness_width: int = 256       # the objectness FCN's, where objects are and their outline (recognition.fcn.OBJECTNESS_WIDTH)
     min_score: float | None = None    # box path: least class probability kept; None = calibrated
-    budget_ms: float = 250.0          # live sources: a frame older than this is skipped when a newer one waits
+    budget_ms: float = 250.0          # live sources: results drawn within this of capture (live.governor lowers the cost)
     queue_size: int = 4               # frames waiting between the reader and the analyser
     hud: bool = True                  # statistics drawn on the annotated frames
     display: bool = True              # open a window when a display exists
     realtime: bool = False            # play a file at its own frame rate with the live policy
     timeout_s: float = 5.0            # network sources: time-out to open and to read
-    live: bool | None = None          # live policy (drop and skip to keep up) or every frame; None = guess from the source
+    live: bool | None = None          # live policy (analyse the newest frame, draw every one) or every frame analysed; None = guess
     rtsp_transport: str = "tcp"       # rtsp://: RTP over the RTSP connection (tcp), over udp, or auto (FFmpeg's choice)
     reconnect_s: float = 30.0         # live streams and cameras: seconds to keep reconnecting after a loss (0: off)
     smooth: float = 0.6               # video and live: share of the smoothed state a new frame keeps (0: off; live.smoothing)

@@ -63,6 +63,20 @@ class Analyser(Resource):
         for path in self.paths.values():
             path.close()
 
+    def retune(self, working_width: int | None = None, objectness_width: int | None = None,
+               max_proposals: int | None = None) -> None:
+        """Change a path's cost between frames (live.governor): the FCN path rebuilt at these working
+        widths, the box path classifying at most `max_proposals` crops a frame; None leaves a setting.
+        Call it from the thread that analyses, never during an analysis."""
+        segment = self.paths.get("segment")
+        if segment is not None and working_width is not None:
+            widths = (working_width, objectness_width or segment.objectness_width)
+            if widths != (segment.working_width, segment.objectness_width):
+                self.paths["segment"] = Segmenter.at_widths(*widths)
+                segment.close()
+        if "boxes" in self.paths and max_proposals is not None:
+            self.paths["boxes"].max_proposals = max_proposals
+
     def __call__(self, frame: np.ndarray, still: bool = False) -> list[PathResult]:
         smooth = self.smoother.keep > 0 and not still
         new_scene = smooth and self.smoother.scene_cut(frame)

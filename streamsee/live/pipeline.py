@@ -14,29 +14,16 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
-from pathlib import Path
-
-import cv2
 
 from streamsee.core.config import RunConfig
-from streamsee.core.resource import Resource
 from streamsee.core.snapshot import Snapshot
 from streamsee.live.analyser import Analyser
+from streamsee.live.outputs import ImageSink, open_outputs
 from streamsee.live.stream import Analysed, Stream
 from streamsee.render.display import Window, display_available
 from streamsee.render.drawing import HudAnnotator
 from streamsee.render.terminal import TerminalView
-from streamsee.video.sinks import (
-    VIDEO_CODECS,
-    JsonlSink,
-    MaskSink,
-    OutputError,
-    VideoSink,
-    check_writable,
-    partial_path,
-    replace,
-)
-from streamsee.video.sources import IMAGE_SUFFIXES, ImageFiles, Notice, Paced, VideoFile, open_source
+from streamsee.video.sources import ImageFiles, Notice, Paced, VideoFile, open_source
 
 __all__ = ["CalibrationError", "ImageSink", "RunReport", "check_calibration", "open_source", "process",
            "render_summary"]
@@ -70,61 +57,14 @@ def check_calibration(config: RunConfig) -> None:
                                    "restore it or make it again with `streamsee train`")
 
 
-class ImageSink(Resource):
-    """Annotated stills: one file for one image, or a folder keeping the input's file names (for a
-    folder input, or an output that is an existing folder). Each image is written under a temporary
-    name and renamed into place, so a failed write leaves what was there.
-
-    The output is checked when the sink is made, before any work: one image is written to an image
-    type (.jpg, .png, ...), so a video type, another suffix or none is a ValueError, and so is an
-    output that would overwrite an input.
-    """
-
-    def __init__(self, path: os.PathLike | str, inputs: list[Path], folder: bool):
-        path = Path(path)
-        suffix = path.suffix.lower()
-        self.folder = folder or path.is_dir()
-        if not path.is_dir() and suffix in VIDEO_CODECS:
-            written_as = "to a folder of images" if folder else f"to an image ({', '.join(IMAGE_SUFFIXES)})"
-            raise ValueError(f"output {str(path)!r}: {'a folder of images' if folder else 'one image'} is written "
-                             f"{written_as}, not to a {suffix} video")
-        if not self.folder and suffix not in IMAGE_SUFFIXES:
-            raise ValueError(f"output {str(path)!r}: one image is written to an image; name one of "
-                             f"{', '.join(IMAGE_SUFFIXES)}, or an existing folder")
-        targets = [path / source.name for source in inputs] if self.folder else [path]
-        if any(target.resolve() == source.resolve() for target, source in zip(targets, inputs)):
-            raise ValueError(f"output {str(path)!r} would overwrite the input images: choose another")
-        self.path = check_writable(path, folder=self.folder)
-        self.targets = targets
-        self.closed = False
-
-    def close(self) -> None:
-        self.closed = True
-
-    def discard(self) -> None:
-        """Nothing to undo: an image is only written once it has been processed."""
-        self.closed = True
-
-    def write(self, image, index: int) -> None:
-        target = self.targets[index] if self.folder else self.path
-        partial = partial_path(target)
-        try:
-            written = cv2.imwrite(str(partial), image)
-        except cv2.error:
-            written = False
-        if not written:
-            partial.unlink(missing_ok=True)
-            raise OutputError(f"cannot write output {str(target)!r}")
-        replace(partial, target)
-
-
 @dataclass(frozen=True)
 class RunReport:
     """How a run went: its statistics, what ended it ("end of input", "quit from the window",
     "interrupted (Ctrl-C)", or the message of the error that stopped it), its wall-clock seconds
     from the first frame read to the last one rendered, the inputs skipped as unreadable, the gaps
-    of a live source that was lost and reconnected (see SourceNews.gaps), and a video file's damage
-    (packets skipped as damaged, frames lost to them: VideoFile.damage)."""
+    of a live source that was lost and reconnected (see SourceNews.gaps), a video file's damage
+    (packets skipped as damaged, frames lost to them: VideoFile.damage), and for a live source the
+    analysis cost levels held against the budget (live.governor.CostGovernor.report; None for files)."""
 
     snapshot: Snapshot
     ended: str
@@ -132,6 +72,7 @@ class RunReport:
     unreadable: tuple[str, ...] = ()
     gaps: tuple[dict, ...] = ()
     damaged: dict | None = None
+    cost: dict | None = None
 
     @property
     def frames_per_second(self) -> float:
@@ -141,7 +82,7 @@ class RunReport:
         return {"ended": self.ended, "seconds": round(self.seconds, 3),
                 "frames_per_second": round(self.frames_per_second, 2), **self.snapshot.to_json(),
                 "unreadable": list(self.unreadable), "gaps": list(self.gaps),
-                "damaged": dict(self.damaged or {"packets": 0, "frames_lost": 0})}
+                "damaged": dict(self.damaged or {"packets": 0, "frames_lost": 0}), "cost": self.cost}
 
 
 def print_on_stderr(line: str) -> None:
@@ -191,47 +132,20 @@ def ended_by(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
-def open_outputs(stack: ExitStack, source, analyser: Analyser, output, jsonl, masks) -> list:
-    """The JSONL, mask and video or image sinks asked for (None where not), entered into `stack`.
-    If one cannot be opened, those already opened are discarded: nothing the user had is touched."""
-    opened: list = []
-
-    def enter(sink):
-        opened.append(stack.enter_context(sink))
-        return sink
-
-    try:
-        rows = enter(JsonlSink(jsonl)) if jsonl else None
-        mask_sink = enter(MaskSink(masks)) if masks else None
-        video = images = None
-        if output is not None:
-            if isinstance(source, ImageFiles) or isinstance(getattr(source, "source", None), ImageFiles):
-                stills = source if isinstance(source, ImageFiles) else source.source
-                images = enter(ImageSink(output, stills.paths, stills.from_folder))
-            else:
-                if Path(output).suffix.lower() not in VIDEO_CODECS:
-                    raise ValueError(f"output {str(output)!r}: a video needs one of {', '.join(VIDEO_CODECS)}")
-                width, height = source.size
-                width *= 2 if analyser.mode == "compare" else 1
-                video = enter(VideoSink(output, source.rate, (width, height), source.time_base, source.audio))
-    except BaseException:
-        for sink in opened:
-            sink.discard()
-        raise
-    return [rows, mask_sink, video, images]
-
-
 def process(source, analyser: Analyser, output: os.PathLike | str | None = None,
             jsonl: os.PathLike | str | None = None, masks: os.PathLike | str | None = None,
             budget_ms: float = 250.0, hud: bool = True, window: Window | None = None,
             terminal: TerminalView | None = None, queue_size: int = 4,
             finished: Callable[[RunReport], None] | None = None, live: bool | None = None,
-            notify: Callable[[str], None] | None = None) -> RunReport:
+            notify: Callable[[str], None] | None = None, watch: Callable[[Stream], None] | None = None) -> RunReport:
     """Analyse the frames; show them in `window` and the figures in `terminal` (each optional);
     write the annotated output (with the HUD), JSON lines and masks. `live` overrides the source's
     policy (None: the source's). While a live source reconnects, `notify` hears one line when it is
     lost and one when it is back (default: stderr), the HUD says so, and the window keeps showing the
-    last frame; the outputs stay open and go on with the frames after the gap.
+    last frame; the outputs stay open and go on with the frames after the gap. Live, every frame is
+    drawn with the newest result (rendering never waits for the analysis), and `notify` also hears
+    the one line said when results come later than `budget_ms` (live.governor). `watch(stream)` is
+    called once the Stream runs (scripts/soak.py samples its queues).
 
     Outputs are opened (and so checked) before any frame is read, written under temporary names,
     and finalised and renamed into place on every way out (end, q, Ctrl-C, SIGTERM, errors) once
@@ -252,7 +166,9 @@ def process(source, analyser: Analyser, output: os.PathLike | str | None = None,
             rows, mask_sink, video, images = sinks
             try:
                 stream = outputs.enter_context(Stream(source, analyser, queue_size=queue_size, budget_ms=budget_ms,
-                                                      live=live))
+                                                      live=live, notify=news.notify))
+                if watch is not None:
+                    watch(stream)
                 hud_annotator = HudAnnotator()
                 started = last_rendered = news.started = time.perf_counter()
                 drawing = video is not None or images is not None or window is not None
@@ -323,7 +239,7 @@ def _finish(source, stream: Stream, ended: str, seconds: float, terminal: Termin
         news.notify(f"warning: {source.name!r} is damaged: {packets} packet{'s' * (packets != 1)} skipped, "
                     f"{lost} frame{'s' * (lost != 1)} lost")
     report = RunReport(snapshot, ended, seconds, tuple(getattr(source, "unreadable", ())), tuple(news.gaps),
-                       damaged)
+                       damaged, None if stream.governor is None else stream.governor.report())
     if terminal is not None:
         terminal.update(snapshot, force=True)
     if finished is not None:
