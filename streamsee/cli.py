@@ -20,7 +20,7 @@ DEFAULT_TINY = "../shared/data/tinyimagenet-64.tar.gz"
 USER_ERRORS = (OSError, ValueError)  # missing, unreadable, unwritable, malformed: what users cause
 
 
-SUBCOMMANDS = ("classify", "evaluate", "train", "bench")
+SUBCOMMANDS = ("classify", "evaluate", "train", "bench", "batch")
 
 
 def build_run_parser() -> argparse.ArgumentParser:
@@ -55,15 +55,15 @@ def build_run_parser() -> argparse.ArgumentParser:
                         help="video and live sources: blend each result with the earlier frames', keeping this share "
                         "of the running state (default 0.6; 0: off, each frame on its own). Images are never smoothed")
     parser.add_argument("--realtime", action="store_const", const=True, default=None,
-                        help="play a file at its own frame rate with the live policy (drop and skip to keep up)")
+                        help="play a file at its own frame rate with the live policy (every frame drawn, the newest analysed)")
     parser.add_argument("--budget-ms", type=float, default=None,
-                        help="live sources: a frame older than this is skipped when a newer one waits (default 250)")
+                        help="live sources: results drawn within this of capture, or the analysis cost is lowered (default 250)")
     parser.add_argument("--queue-size", type=int, default=None, help="frames waiting between threads (default 4)")
     parser.add_argument("--timeout", type=float, default=None, dest="timeout_s",
                         help="network streams: seconds to wait for the stream to open or deliver (default 5)")
     parser.add_argument("--live", action=argparse.BooleanOptionalAction, default=None,
-                        help="--live: drop and skip frames to keep up (a file is played at its own rate); --no-live: "
-                        "every frame analysed, in order. Default: guessed (cameras and rtsp, udp, ... streams are "
+                        help="--live: every frame drawn with the newest result, the newest analysed (a file played at its own rate); "
+                        "--no-live: every frame analysed, in order. Default: guessed (cameras and rtsp, udp, ... streams are "
                         "live; files, and http(s) URLs of files, are not)")
     parser.add_argument("--rtsp-transport", choices=("tcp", "udp", "auto"), default=None,
                         help="rtsp:// streams: RTP inside the RTSP connection (tcp, the default), over udp, or auto "
@@ -153,7 +153,37 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="speed on this machine: classifier per crop, paths per frame")
     bench.add_argument("--data", default=DEFAULT_DATA, help=f"CIFAR-10, for composed scenes (default: {DEFAULT_DATA})")
     bench.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_batch_parser(commands)
     return parser
+
+
+def add_batch_parser(commands) -> None:
+    """`streamsee batch`: many inputs through the main job on a Ray cluster (the cluster extra)."""
+    from streamsee.core.config import MODES
+
+    batch = commands.add_parser("batch", help="many videos and images through the main job, on a Ray cluster",
+                                description="Run every input through the main job on Ray workers: an annotated "
+                                "video or image, JSON lines and (segment, compare) masks per input under --out, "
+                                "mirroring the input tree. A rerun skips inputs whose outputs are complete. "
+                                "Exit status 2 when an input failed (the rest are processed), 130 on Ctrl-C.")
+    batch.add_argument("inputs", nargs="+", metavar="INPUT",
+                       help="video files, images, folders (walked recursively for videos and images) or globs "
+                       "(quote them: 'clips/**/*.mp4')")
+    batch.add_argument("--out", required=True, metavar="DIR", help="folder for the outputs")
+    batch.add_argument("--mode", choices=MODES, default=None, help="box path, FCN path or both (default segment)")
+    batch.add_argument("--config", metavar="NAME", default=None,
+                       help="a TOML preset: default, fast, accurate or a path; --mode overrides it")
+    batch.add_argument("--address", default=None, metavar="auto|ray://HOST:PORT",
+                       help="the Ray cluster to join (auto: the one started on this machine with `ray start`); "
+                       "default: start a local Ray instance on this machine")
+    batch.add_argument("--workers", type=int, default=None, metavar="N",
+                       help="workers (each loads the models once; default: one per CPU of the cluster)")
+    batch.add_argument("--no-video", action="store_false", dest="video", help="no annotated video or image")
+    batch.add_argument("--no-jsonl", action="store_false", dest="jsonl", help="no JSON lines")
+    batch.add_argument("--no-masks", action="store_false", dest="masks", help="no class-id masks")
+    batch.add_argument("--no-hud", action="store_const", const=False, default=None, dest="hud",
+                       help="leave the statistics off the annotated frames")
+    batch.add_argument("--json", metavar="PATH", default=None, help="write the summary as JSON")
 
 
 def show(args, report: dict, render) -> int:
@@ -309,7 +339,29 @@ def run_train(args) -> int:
     return 0
 
 
-COMMANDS = {"classify": run_classify, "evaluate": run_evaluate, "train": run_train, "bench": run_bench}
+def run_batch(args) -> int:
+    from rich.console import Console
+
+    from streamsee.core.config import RunConfig, load_config
+
+    try:
+        from streamsee.batch.driver import run_batch as batch
+    except ModuleNotFoundError as error:
+        if (error.name or "").partition(".")[0] != "ray":
+            raise
+        raise MissingExtraError(f"streamsee batch needs the cluster extra ({error.name} is not installed): "
+                                "pip install 'streamsee[cluster]'") from None
+    config = (load_config(args.config) if args.config else RunConfig()).replace(mode=args.mode, hud=args.hud)
+    report = batch(args.inputs, args.out, config, address=args.address, workers=args.workers, json_path=args.json,
+                   video=args.video, jsonl=args.jsonl, masks=args.masks, console=Console(stderr=True))
+    failed = [outcome for outcome in report.outcomes if outcome.status == "failed"]
+    for outcome in failed:
+        print(f"streamsee: error: {outcome.name!r}: {outcome.reason}", file=sys.stderr)
+    return EXIT_USER_ERROR if failed else 0
+
+
+COMMANDS = {"classify": run_classify, "evaluate": run_evaluate, "train": run_train, "bench": run_bench,
+            "batch": run_batch}
 
 
 class Terminated(Exception):

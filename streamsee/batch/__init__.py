@@ -1,0 +1,12 @@
+"""`streamsee batch`: many videos and images through the main job, spread over a Ray cluster.
+
+- `inputs`: the files the arguments name (files, folders walked recursively, globs), where each
+  one's outputs go under the output folder (mirroring the input tree), and the done-markers that let
+  a rerun skip finished work.
+- `worker`: one input through `live.pipeline.process`, the single-machine tool's own code, with an
+  Analyser loaded once per worker; in a cluster each worker is a Ray actor.
+- `driver`: starts or joins Ray, hands the inputs to the actors, shows progress, cancels on Ctrl-C.
+- `summary`: the live progress display, the end-of-run table and its JSON.
+
+Ray is an optional extra (`pip install "streamsee[cluster]"`): only `driver` imports it.
+"""
