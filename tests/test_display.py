@@ -389,6 +389,12 @@ def test_display_available_without_x(monkeypatch):
     assert display.display_available() is (not display._opencv_needs_x())
 
 
+def rows_written(path: Path) -> int:
+    """Lines of a JSONL output so far: it is written under a partial name and renamed when finalised."""
+    files = [path] if path.exists() else list(path.parent.glob(f"{path.stem}.partial-*{path.suffix}"))
+    return len(files[0].read_text().splitlines()) if files else 0
+
+
 def test_the_command_line_shows_annotated_frames_and_quits_on_q(xvfb, tmp_path):
     """streamsee on the sample, in real time, with a window: the screen shows the annotated video;
     q stops the run, and the output holds every frame drawn so far. The FCN path, the fast one: with
@@ -406,7 +412,7 @@ def test_the_command_line_shows_annotated_frames_and_quits_on_q(xvfb, tmp_path):
         user = XInput(xvfb)
         try:
             deadline = time.monotonic() + 60
-            while (not rows.exists() or len(rows.read_text().splitlines()) < 25) and time.monotonic() < deadline:
+            while rows_written(rows) < 25 and time.monotonic() < deadline:  # under its partial name until the end
                 assert process.poll() is None, process.communicate()[1]
                 time.sleep(0.1)
             screen = np.asarray(ImageGrab.grab(xdisplay=xvfb).convert("L"))
