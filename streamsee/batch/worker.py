@@ -25,7 +25,7 @@ from streamsee.batch.inputs import Job, fingerprint, mark_done
 from streamsee.core.config import RunConfig
 from streamsee.core.resource import Resource
 from streamsee.live.analyser import Analyser
-from streamsee.live.pipeline import check_calibration, process
+from streamsee.live.pipeline import process
 from streamsee.video.sinks import partial_path
 from streamsee.video.sources import open_source
 
@@ -102,7 +102,6 @@ class BatchWorker(Resource):
 
     def __init__(self, config: RunConfig):
         self.config = config.replace(display=False)
-        check_calibration(self.config)
         self.analyser = Analyser.from_config(self.config)
         self.progress = Progress()
         self.label = f"{os.uname().nodename}:{os.getpid()}"

@@ -26,7 +26,6 @@ from streamsee.core.labels import CLASSES
 from streamsee.core.resource import Resource
 from streamsee.core.result import Result
 from streamsee.live.analyser import Analyser
-from streamsee.live.pipeline import check_calibration
 from streamsee.live.stats import Stats
 from streamsee.live.stream import Analysed, Stream
 from streamsee.video.sources import Paced, open_source
@@ -83,7 +82,6 @@ class LiveStream(Resource):
             self.source = stack.enter_context(open_source(source, camera=camera, timeout=config.timeout_s,
                                                           live=config.live, transport=config.rtsp_transport,
                                                           reconnect=config.reconnect_s))
-            check_calibration(config)
             self.analyser = stack.enter_context(Analyser.from_config(config))
             paced = Paced(self.source) if config.realtime and not self.source.live else self.source
             self.stream = stack.enter_context(Stream(paced, self.analyser, queue_size=config.queue_size,

@@ -7,7 +7,6 @@ run's figures are handed on (`finished`) for the summary and the statistics file
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -15,6 +14,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 
+from streamsee.core.calibration import CalibrationError
 from streamsee.core.config import RunConfig
 from streamsee.core.snapshot import Snapshot
 from streamsee.live.analyser import Analyser
@@ -25,36 +25,8 @@ from streamsee.render.drawing import HudAnnotator
 from streamsee.render.terminal import TerminalView
 from streamsee.video.sources import ImageFiles, Notice, Paced, VideoFile, open_source
 
-__all__ = ["CalibrationError", "ImageSink", "RunReport", "check_calibration", "open_source", "process",
+__all__ = ["CalibrationError", "ImageSink", "RunReport", "open_source", "process",
            "render_summary"]
-
-
-class CalibrationError(ValueError):
-    """A calibration file (made by `streamsee train`) that cannot be read."""
-
-
-def check_calibration(config: RunConfig) -> None:
-    """Read the calibration files the chosen mode will use (box path: its score thresholds, when
-    --min-score is not given; FCN path: its background threshold) before any model loads, so that
-    a corrupt one is reported with its name rather than as a bare JSON error."""
-    from streamsee.recognition import boxes, regions
-
-    wanted = []
-    if config.mode in ("boxes", "compare") and config.min_score is None:
-        wanted.append((boxes.CALIBRATION, "min_score", dict, "an object of thresholds"))
-    if config.mode in ("segment", "compare"):
-        wanted.append((regions.CALIBRATION, "max_background", (int, float), "a number"))
-    for path, key, kind, what in wanted:
-        if not path.is_file():
-            continue  # the built-in fallbacks apply
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError) as error:
-            raise CalibrationError(f"calibration file {str(path)!r} is not readable JSON ({error}); "
-                                   "restore it or make it again with `streamsee train`") from None
-        if not isinstance(data, dict) or not isinstance(data.get(key), kind) or isinstance(data.get(key), bool):
-            raise CalibrationError(f"calibration file {str(path)!r} has no {key!r} ({what}); "
-                                   "restore it or make it again with `streamsee train`")
 
 
 @dataclass(frozen=True)
@@ -288,7 +260,6 @@ def run(config: RunConfig, source: os.PathLike | str | None = None, camera: int 
                                                  reconnect=config.reconnect_s))
         if source is None and camera is None and console is not None:
             console.print(f"streamsee: playing {opened.description}")
-        check_calibration(config)
         analyser = stack.enter_context(Analyser.from_config(config))
         live = opened.live if config.live is None else config.live  # --live on a file plays it at its own rate
         paced = config.realtime or (live and isinstance(opened, (VideoFile, ImageFiles)))

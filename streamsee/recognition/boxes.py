@@ -7,13 +7,13 @@ none of the ten classes are rejected. A plain 10-class classifier works too (no 
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from streamsee.core.calibration import read_calibration
 from streamsee.core.files import MODELS_DIR
 from streamsee.core.frames import check_frame
 from streamsee.core.labels import NUM_CLASSES
@@ -41,11 +41,11 @@ def crop_boxes(frame: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return crops
 
 
-def calibrated_min_score(proposals: str, calibration: Path = CALIBRATION) -> float:
-    """The least class probability a box needs, as calibrated for this proposal method."""
-    if calibration.is_file():
-        return float(json.loads(calibration.read_text())["min_score"].get(proposals, FALLBACK_MIN_SCORE))
-    return FALLBACK_MIN_SCORE
+def calibrated_min_score(proposals: str, calibration: Path | None = None) -> float:
+    """The least class probability a box needs, as calibrated for this proposal method (in CALIBRATION
+    unless another file is given)."""
+    thresholds = read_calibration(calibration or CALIBRATION, "min_score", dict, "an object of thresholds per proposal method")
+    return FALLBACK_MIN_SCORE if thresholds is None else float(thresholds.get(proposals, FALLBACK_MIN_SCORE))
 
 
 class BoxDetector(Resource):
@@ -61,8 +61,8 @@ class BoxDetector(Resource):
         self.proposal_method = proposals
         self.large_boxes = np.asarray(large_boxes, np.float32).reshape(-1, 4)  # fractions of the frame, always classified
         self.propose = make_proposals(proposals)
-        self.classifier = Classifier(model_path, threads)
         self.min_score = calibrated_min_score(proposals) if min_score is None else min_score
+        self.classifier = Classifier(model_path, threads)
         self.nms_iou = nms_iou
         self.max_proposals = max_proposals  # crops classified per frame: the large boxes, then the method's likeliest (0: all)
 

@@ -14,13 +14,13 @@ is dropped.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from streamsee.core.calibration import read_calibration
 from streamsee.core.labels import BACKGROUND_ID, NUM_CLASSES
 from streamsee.core.resource import Resource
 from streamsee.recognition.boxes import DEFAULT_BOX_MODEL, crop_boxes
@@ -45,11 +45,11 @@ SPLIT_BACKGROUND = 0.03
 NAMING_OPENING = 5
 
 
-def calibrated_max_background(calibration: Path = CALIBRATION) -> float:
-    """The objectness FCN's background probability under which a pixel is an object, as calibrated."""
-    if calibration.is_file():
-        return float(json.loads(calibration.read_text())["max_background"])
-    return FALLBACK_MAX_BACKGROUND
+def calibrated_max_background(calibration: Path | None = None) -> float:
+    """The objectness FCN's background probability under which a pixel is an object, as calibrated
+    (in CALIBRATION unless another file is given)."""
+    value = read_calibration(calibration or CALIBRATION, "max_background", (int, float), "a number")
+    return FALLBACK_MAX_BACKGROUND if value is None else float(value)
 
 
 def check_probability(name: str, value: float) -> None:
