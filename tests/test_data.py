@@ -1,4 +1,5 @@
 import io
+import os
 import tarfile
 
 import cv2
@@ -113,3 +114,17 @@ def test_unknown_layout(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DatasetFormatError, match="empty"):
         load_cifar10(tmp_path / "empty")
+
+
+def test_an_archive_is_decoded_once_and_each_caller_gets_its_own_copy(binary_archive):
+    path, _ = binary_archive
+    first = load_cifar10(path, "train")
+    first.images[:] = 0  # a caller changing its arrays changes nobody else's
+    second = load_cifar10(path, "train")
+    assert second.images.any() and second.images is not first.images
+    np.testing.assert_array_equal(load_cifar10(path, "train").labels, second.labels)
+    with tarfile.open(path, "w:gz") as archive:  # the same path rewritten: read again
+        add_bytes(archive, "cifar-10-batches-bin/data_batch_1.bin", binary_records(3, seed=9)[0])
+    os.utime(path, ns=(0, 0))
+    with pytest.raises(DatasetFormatError, match="missing data_batch_2.bin"):
+        load_cifar10(path, "train")

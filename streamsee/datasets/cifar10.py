@@ -6,6 +6,7 @@ the same convention as every frame inside streamsee. No pickle is involved anywh
 
 from __future__ import annotations
 
+import functools
 import os
 import tarfile
 from dataclasses import dataclass
@@ -43,14 +44,28 @@ class Split:
 
 
 def load_cifar10(path: os.PathLike | str, split: str = "train") -> Split:
-    """Load one split ('train' or 'test') of CIFAR-10 from any accepted layout."""
+    """Load one split ('train' or 'test') of CIFAR-10 from any accepted layout.
+
+    An archive's decoded split is kept for the process (keyed by its path, size and modification
+    time: decoding 60,000 JPEGs takes seconds, and training and evaluation read the same archive
+    several times); each call returns its own copy of the arrays.
+    """
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"CIFAR-10 data not found: {str(path)!r}")
-    if path.is_dir():
-        return _load_dir(path, split)
+    if path.is_file():
+        stat = path.stat()
+        kept = _load_archive(str(path), str(path.resolve()), split, stat.st_size, stat.st_mtime_ns)
+        return Split(kept.images.copy(), kept.labels.copy())
+    return _load_dir(path, split)
+
+
+@functools.lru_cache(maxsize=2)
+def _load_archive(shown: str, resolved: str, split: str, size: int, mtime_ns: int) -> Split:
+    """One split of an archive, decoded once per path (as given and resolved), size, modification time and split."""
+    path = Path(shown)
     try:
         with tarfile.open(path, "r:*") as archive:
             return _load_tar(path, archive, split)
