@@ -417,3 +417,45 @@ def test_http_file_is_read_losslessly_unless_live(clips, tmp_path):
     assert (figures["frames"], figures["analysed"], figures["dropped"], figures["skipped"]) == (50, 50, 0, 0)
     live = results["--live"]  # live: dropped and skipped to keep up (allowed, not required), nothing else lost
     assert live["frames"] + live["dropped"] == 50 and live["analysed"] + live["skipped"] == live["frames"]
+
+
+def test_a_slow_try_keeps_the_notices_coming_and_a_stop_mid_try_closes_its_late_connection():
+    # A server that does not answer holds a try for the source's time-out: the window and the HUD are
+    # fed by the Notices, so they must keep coming while the try is under way.
+    class Connection:
+        closed = False
+
+        def close(self):
+            self.closed = True
+
+    slow = Connection()
+
+    def connect():
+        time.sleep(1.0)
+        return slow
+
+    heard: list[Notice] = []
+    steps = reconnecting("stream 'x'", "closed", 5, 30, time.perf_counter(), connect, threading.Event())
+    with pytest.raises(StopIteration) as returned:
+        while True:
+            heard.append(next(steps))
+    assert returned.value.value is slow and not slow.closed
+    during = [notice for notice in heard if "under way" in notice.text]
+    assert len(during) >= 3 and heard[-1].state == "back"
+    assert max(b.at - a.at for a, b in zip(heard, heard[1:])) < 0.5
+
+    late, closing = Connection(), threading.Event()
+
+    def hanging():
+        time.sleep(0.6)
+        return late
+
+    steps = reconnecting("stream 'x'", "closed", 5, 30, time.perf_counter(), hanging, closing)
+    assert next(steps).state == "lost" and next(steps).state == "waiting"
+    closing.set()
+    started = time.perf_counter()
+    with pytest.raises(StopIteration) as returned:
+        next(steps)
+    assert returned.value.value is None and time.perf_counter() - started < 0.5  # not held by the try
+    time.sleep(0.8)
+    assert late.closed  # opened after the stop: closed, not leaked
