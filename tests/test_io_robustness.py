@@ -170,6 +170,18 @@ def test_video_sink_places_a_nan_frame_after_the_last(tmp_path):
     assert times == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4])
 
 
+def test_h264_is_written_at_a_speed_that_keeps_up_with_a_live_source(tmp_path):
+    # x264 writes its settings into the stream (an SEI message): "veryfast" is one reference frame and
+    # sub-pixel refinement 2; the encoder's default, "medium", three and 7.
+    out = tmp_path / "speed.mp4"
+    rng = np.random.default_rng(0)
+    with VideoSink(out, 10, (160, 120)) as sink:
+        for index in range(5):
+            sink.write(rng.integers(0, 256, (120, 160, 3), np.uint8), index / 10)
+    settings = out.read_bytes().split(b"x264 - core", 1)[1][:2000]
+    assert b" ref=1 " in settings and b" subme=2 " in settings
+
+
 def test_jsonl_writes_null_for_a_nan_time(tmp_path):
     rows = tmp_path / "rows.jsonl"
     with JsonlSink(rows) as sink:
