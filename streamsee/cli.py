@@ -178,6 +178,8 @@ def add_batch_parser(commands) -> None:
                        "default: start a local Ray instance on this machine")
     batch.add_argument("--workers", type=int, default=None, metavar="N",
                        help="workers (each loads the models once; default: one per CPU of the cluster)")
+    batch.add_argument("--chunk-seconds", type=float, default=300.0, metavar="S", help="cut videos of 2*S or more "
+                       "on keyframes into chunks of about S s, run at once and joined in order (default 300; 0: off)")
     batch.add_argument("--no-video", action="store_false", dest="video", help="no annotated video or image")
     batch.add_argument("--no-jsonl", action="store_false", dest="jsonl", help="no JSON lines")
     batch.add_argument("--no-masks", action="store_false", dest="masks", help="no class-id masks")
@@ -340,8 +342,6 @@ def run_train(args) -> int:
 
 
 def run_batch(args) -> int:
-    from rich.console import Console
-
     from streamsee.core.config import RunConfig, load_config
 
     try:
@@ -353,7 +353,7 @@ def run_batch(args) -> int:
                                 "pip install 'streamsee[cluster]'") from None
     config = (load_config(args.config) if args.config else RunConfig()).replace(mode=args.mode, hud=args.hud)
     report = batch(args.inputs, args.out, config, address=args.address, workers=args.workers, json_path=args.json,
-                   video=args.video, jsonl=args.jsonl, masks=args.masks, console=Console(stderr=True))
+                   video=args.video, jsonl=args.jsonl, masks=args.masks, chunk_seconds=args.chunk_seconds)
     failed = [outcome for outcome in report.outcomes if outcome.status == "failed"]
     for outcome in failed:
         print(f"streamsee: error: {outcome.name!r}: {outcome.reason}", file=sys.stderr)

@@ -1,5 +1,6 @@
 """The batch driver: starts a local Ray instance or joins a cluster, makes the workers (Ray actors, each a
-`BatchWorker` with the models loaded once), hands them one input at a time, shows the progress, and
+`BatchWorker` with the models loaded once), hands them one input at a time (a long video in chunks,
+cut when its turn comes and joined when they are all back: batch/chunks.py), shows the progress, and
 winds down cleanly on Ctrl-C or SIGTERM.
 
 Inputs whose done-marker says they are complete are skipped before Ray is even started. An input
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import time
 import warnings
@@ -27,6 +29,7 @@ import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayError, RayTaskError
 from rich.console import Console
 
+from streamsee.batch.chunks import DEFAULT_SECONDS, Assembly, chunk_count
 from streamsee.batch.inputs import Job, is_done, plan
 from streamsee.batch.summary import REFRESH, BatchReport, BatchView
 from streamsee.batch.worker import BatchWorker, Outcome
@@ -67,15 +70,17 @@ def connect(address: str | None) -> tuple[bool, str]:
 
 
 class Pool:
-    """`count` workers (Ray actors) with the models loaded; `run` keeps each busy with one input at a time."""
+    """`count` workers (Ray actors) with the models loaded; `run` keeps each busy with one input, or one
+    chunk of a long video (cut when its turn comes: chunks.Assembly), at a time."""
 
-    def __init__(self, config: RunConfig, count: int, settings: dict):
+    def __init__(self, config: RunConfig, count: int, settings: dict, chunk_seconds: float = 0.0):
         cpus = float(ray.cluster_resources().get("CPU", 1.0))
         # one CPU a worker; more workers than the cluster has CPUs share them rather than wait for ever
         self.actor = ray.remote(BatchWorker).options(num_cpus=min(1.0, cpus / count), max_concurrency=2)
-        self.config, self.settings = config, settings
+        self.config, self.settings, self.chunk_seconds = config, settings, chunk_seconds
         self.actors = [self.actor.remote(config) for _ in range(count)]
         self.running: dict = {}  # ObjectRef -> (actor, Job)
+        self.assemblies: dict[str, Assembly] = {}  # input -> the long video being processed in chunks
         try:
             self.labels = dict(zip(self.actors, ray.get([actor.ready.remote() for actor in self.actors])))
         except RayError as error:
@@ -86,19 +91,43 @@ class Pool:
         last_poll = 0.0
         while waiting or self.running:
             while idle and waiting:
-                actor = idle.pop()
                 job = waiting.popleft()
+                assembly = Assembly.plan(job, self.chunk_seconds)
+                if assembly is not None:  # a long video: its chunks go first, in order
+                    self.assemblies[job.input] = assembly
+                    waiting.extendleft(reversed(assembly.chunks))
+                    continue
+                actor = idle.pop()
                 self.running[actor.process.remote(job, self.settings)] = (actor, job)
             ready, _ = ray.wait(list(self.running), num_returns=1, timeout=REFRESH)
             for ref in ready:
                 actor, job = self.running.pop(ref)
                 outcome, actor = self.collect(ref, actor, job)
-                outcomes[job.input] = outcome
-                view.add(outcome)
+                self.record(job, outcome, view, outcomes, waiting)
                 idle.append(actor)
             if time.perf_counter() - last_poll >= REFRESH:
                 view.update(self.poll())
                 last_poll = time.perf_counter()
+
+    def record(self, job: Job, outcome: Outcome, view: BatchView, outcomes: dict[str, Outcome],
+               waiting: deque | None = None) -> None:
+        """A finished input, or a finished chunk: once all of an input's chunks are in, they are joined
+        into its outputs. A chunk that did not finish cancels its input's chunks still `waiting`."""
+        if not job.chunk:
+            outcomes[job.input] = outcome
+            view.add(outcome)
+            return
+        assembly = self.assemblies[job.input]
+        assembly.add(job, outcome)
+        view.add_chunk(outcome)
+        if outcome.status != "done" and waiting is not None:
+            for queued in [queued for queued in waiting if queued.chunk and queued.input == job.input]:
+                waiting.remove(queued)
+                assembly.add(queued, Outcome(queued.name, queued.input, "not started"))
+        if assembly.complete:
+            del self.assemblies[job.input]
+            outcomes[job.input] = assembly.finish(self.settings)
+            view.add(outcomes[job.input])
 
     def collect(self, ref, actor, job: Job):
         """(the Outcome of a finished call, the actor to use next: a fresh one if this one died)."""
@@ -134,13 +163,16 @@ class Pool:
                 for ref in ready:
                     actor, job = self.running.pop(ref)
                     outcome, _ = self.collect(ref, actor, job)
-                    outcomes[job.input] = outcome
-                    view.add(outcome)
+                    self.record(job, outcome, view, outcomes)
         except KeyboardInterrupt:  # a second Ctrl-C: no more waiting
             pass
         for _, job in self.running.values():
-            outcomes[job.input] = Outcome(job.name, job.input, "interrupted", reason="stopped without finalising "
-                                          "(its temporary files are removed by the next run)")
+            if not job.chunk:
+                outcomes[job.input] = Outcome(job.name, job.input, "interrupted", reason="stopped without "
+                                              "finalising (its temporary files are removed by the next run)")
+        for assembly in self.assemblies.values():  # its chunks' files removed; those still written, by the next run
+            outcomes[assembly.job.input] = assembly.abandon()
+        self.assemblies = {}
 
     def close(self) -> None:
         for ref in self.running:
@@ -150,15 +182,28 @@ class Pool:
         self.running = {}
 
 
+def worker_count(todo: list[Job], workers: int | None, chunk_seconds: float) -> int:
+    """The workers to start: as asked (default: one per CPU of the cluster), but no more than there are
+    inputs, or chunks where a few long videos are to be cut (counted from their headers)."""
+    wanted = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+    if len(todo) >= wanted or chunk_seconds <= 0:
+        return min(wanted, len(todo))
+    return min(wanted, sum(chunk_count(job.input, chunk_seconds) if job.kind == "video" else 1 for job in todo))
+
+
 def run_batch(arguments: list[str], out: os.PathLike | str, config: RunConfig, *, address: str | None = None,
               workers: int | None = None, json_path: os.PathLike | str | None = None, video: bool = True,
-              jsonl: bool = True, masks: bool = True, console: Console | None = None) -> BatchReport:
-    """Every input the arguments name through `config`'s mode on Ray workers, outputs under `out`.
+              jsonl: bool = True, masks: bool = True, chunk_seconds: float = DEFAULT_SECONDS,
+              console: Console | None = None) -> BatchReport:
+    """Every input the arguments name through `config`'s mode on Ray workers, outputs under `out`;
+    videos at least twice `chunk_seconds` long (0: none) in chunks of about that (batch/chunks.py).
     Returns the report (its summary printed on `console`, and written to `json_path` as JSON); an
     interruption raises after both."""
     console = console or Console(stderr=True)
     if workers is not None and workers < 1:
         raise ValueError(f"--workers must be at least 1, got {workers}")
+    if not (math.isfinite(chunk_seconds) and chunk_seconds >= 0):
+        raise ValueError(f"--chunk-seconds must be a number of seconds, or 0 for no chunks; got {chunk_seconds}")
     if not any((video, jsonl, masks)):
         raise ValueError("nothing to write: --no-video, --no-jsonl and --no-masks together leave no output")
     config = config.replace(display=False)
@@ -177,10 +222,10 @@ def run_batch(arguments: list[str], out: os.PathLike | str, config: RunConfig, *
         disconnect, cluster = connect(address)
         pool = None
         try:
-            count = min(workers or max(1, int(ray.cluster_resources().get("CPU", 1))), len(todo))
+            count = worker_count(todo, workers, chunk_seconds)
             console.print(f"streamsee batch: {len(todo)} of {len(jobs)} inputs to process on {count} "
                           f"worker{'s' * (count != 1)} ({cluster})", markup=False, highlight=False)
-            pool = Pool(config, count, settings)
+            pool = Pool(config, count, settings, chunk_seconds)
             startup = time.perf_counter() - started
             with BatchView(len(todo), console) as view:
                 try:

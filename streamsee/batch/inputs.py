@@ -24,6 +24,7 @@ import json
 import os
 import time
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 from streamsee.video.sinks import VIDEO_CODECS, write_text
@@ -37,7 +38,10 @@ MARKER_VERSION = 1
 
 @dataclass(frozen=True)
 class Job:
-    """One input and where its outputs go (None: not asked for). Paths are absolute strings."""
+    """One input and where its outputs go (None: not asked for). Paths are absolute strings.
+
+    A chunk of a long video (batch/chunks.py) is a Job too: a time range of the input (`start`,
+    `end`: seconds, None for its beginning, its end), outputs under temporary names, and no done-marker."""
 
     input: str
     name: str  # the input relative to the inputs' common folder: how it is shown and where its outputs go
@@ -45,10 +49,17 @@ class Job:
     output: str | None
     jsonl: str | None
     masks: str | None
-    done: str
+    done: str | None  # None: a chunk (the input it is part of gets the marker once its chunks are joined)
+    start: Fraction | None = None
+    end: Fraction | None = None
 
     def outputs(self) -> list[str]:
         return [path for path in (self.output, self.jsonl, self.masks) if path is not None]
+
+    @property
+    def chunk(self) -> bool:
+        """Whether this is a time range of its input rather than the whole of it."""
+        return self.start is not None or self.end is not None
 
 
 def is_glob(argument: str) -> bool:

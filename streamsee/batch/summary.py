@@ -65,10 +65,21 @@ class BatchView(Resource):
             self.progress.update(self.lines[worker], description=escape(text), frames=count)
         self.progress.refresh()
 
+    def add_chunk(self, outcome: Outcome) -> None:
+        """A finished chunk of a long video: its frames counted, and said in one line where there is no
+        live display (the input is counted when its chunks are joined: `add`)."""
+        self.done_frames += outcome.frames
+        if self.progress is None:
+            detail = f": {outcome.reason}" if outcome.reason else f", {outcome.frames} frames in {outcome.seconds:.1f} s"
+            self.console.print(f"streamsee batch: {outcome.status} {outcome.name!r}{detail}", markup=False,
+                               highlight=False, soft_wrap=True)
+
     def add(self, outcome: Outcome) -> None:
-        """A finished input: counted, and said in one line where there is no live display."""
+        """A finished input: counted, and said in one line where there is no live display. The frames of
+        one processed in chunks were counted with its chunks."""
         self.finished += 1
-        self.done_frames += outcome.frames if outcome.status in ("done", "failed", "interrupted") else 0
+        counted = outcome.status in ("done", "failed", "interrupted") and not outcome.chunks
+        self.done_frames += outcome.frames if counted else 0
         if self.progress is None:
             detail = f": {outcome.reason}" if outcome.reason else f", {outcome.frames} frames in {outcome.seconds:.1f} s"
             self.console.print(f"streamsee batch: [{self.finished}/{self.total}] {outcome.status} {outcome.name!r}{detail}",
@@ -130,7 +141,8 @@ class BatchReport:
         style = {"done": "green", "skipped": "dim", "failed": "red", "interrupted": "yellow", "not started": "dim"}
         for outcome in self.outcomes:
             fps = f"{outcome.frames / outcome.seconds:.1f}" if outcome.seconds > 0 and outcome.frames else ""
-            table.add_row(Text(outcome.name), Text(outcome.status, style=style[outcome.status]), str(outcome.frames),
+            name = f"{outcome.name} ({outcome.chunks} chunks)" if outcome.chunks else outcome.name
+            table.add_row(Text(name), Text(outcome.status, style=style[outcome.status]), str(outcome.frames),
                           f"{outcome.seconds:.1f}", fps, Text(outcome.reason or ""))
         console.print(table)
         counts = ", ".join(f"{self.count(status)} {status}" for status in STATUSES if self.count(status))

@@ -5,6 +5,9 @@ does not import Ray), and works as well on its own:
     with BatchWorker(RunConfig(mode="boxes")) as worker:
         outcome = worker.process(job)          # an Outcome: "done" or "failed" with its one-line reason
 
+A job may be a chunk of a long video (a time range, batch/chunks.py): it is read as
+`VideoFile(input, start, end)` and gets no done-marker; the rest is the same.
+
 `process` never raises for a bad input: the error's message becomes the outcome's reason, and what
 was processed before it stays written (process() finalises every output on every way out). The masks
 are written into a temporary folder renamed into place at the end, like the files; the done-marker
@@ -27,7 +30,7 @@ from streamsee.core.resource import Resource
 from streamsee.live.analyser import Analyser
 from streamsee.live.pipeline import process
 from streamsee.video.sinks import partial_path
-from streamsee.video.sources import open_source
+from streamsee.video.sources import VideoFile, open_source
 
 
 @dataclass(frozen=True)
@@ -43,13 +46,14 @@ class Outcome:
     outputs: tuple[str, ...] = ()
     warnings: tuple[str, ...] = field(default=())
     worker: str = ""
+    chunks: int = 0  # how many chunks a long video was processed in (0: whole)
 
     def to_json(self) -> dict:
         return {"name": self.name, "input": self.input, "status": self.status, "frames": self.frames,
                 "seconds": round(self.seconds, 3),
                 "frames_per_second": round(self.frames / self.seconds, 2) if self.seconds > 0 else 0.0,
                 "reason": self.reason, "outputs": list(self.outputs), "warnings": list(self.warnings),
-                "worker": self.worker}
+                "worker": self.worker, "chunks": self.chunks}
 
 
 class Cancelled(KeyboardInterrupt):
@@ -140,14 +144,16 @@ class BatchWorker(Resource):
             for path in (job.output, job.jsonl, masks):
                 if path:
                     remove_stale(path)
-            with open_source(job.input, warn=warnings.append) as source:
+            opened = VideoFile(job.input, job.start, job.end) if job.chunk else open_source(job.input, warn=warnings.append)
+            with opened as source:
                 process(source, self.analyser, output=job.output, jsonl=job.jsonl, masks=partial_masks,
                         budget_ms=self.config.budget_ms, hud=self.config.hud, terminal=self.progress,
                         queue_size=self.config.queue_size, finished=reports.append, notify=warnings.append)
             if partial_masks is not None:
                 put_masks_in_place(partial_masks, Path(masks))
             frames = reports[-1].snapshot.frames if reports else self.progress.frames
-            mark_done(job, settings, frames, time.perf_counter() - started, before)
+            if job.done is not None:  # a chunk has none: the driver marks its input once the chunks are joined
+                mark_done(job, settings, frames, time.perf_counter() - started, before)
         except Cancelled:
             status, reason = "interrupted", "interrupted before it was finished"
         except (OSError, ValueError, RuntimeError, MemoryError) as error:  # one input's problem: the rest go on

@@ -21,12 +21,14 @@ video file, or (no input at all) the bundled sample video.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from fractions import Fraction
+from numbers import Real
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -89,6 +91,25 @@ def display_rotation(path: Path) -> int:
     return 0
 
 
+def seek_before(container, stream, time: Fraction) -> None:
+    """Seek `container` to a keyframe of `stream` at or before `time` (seconds). Where the file has an
+    index (MP4, Matroska) one seek lands there; where a seek only estimates (MPEG-TS) and lands after
+    it, seek earlier, by 1, 2, 4... s, until the first keyframe read from there is not after `time`
+    (or the seek is at the file's start)."""
+    base = stream.time_base
+    first = (stream.start_time or 0) * base
+    margin = Fraction(0)
+    while True:
+        target = math.floor((time - margin) / base)
+        container.seek(target, stream=stream, backward=True)
+        keyframe = next((packet.pts for packet in container.demux(stream)
+                         if packet.is_keyframe and packet.pts is not None), None)
+        if (keyframe is not None and keyframe * base <= time) or time - margin <= first:
+            container.seek(target, stream=stream, backward=True)
+            return
+        margin = max(Fraction(1), 2 * margin)
+
+
 class VideoFile(Resource):
     """A video file decoded with PyAV, every frame in order; `audio` is its first audio stream (or None).
 
@@ -103,14 +124,24 @@ class VideoFile(Resource):
     refuses is skipped and counted in `damage["packets"]`, and the video packets that gave no
     picture (frames lost to the damage) in `damage["frames_lost"]`. Pictures are turned upright as
     the display matrix says (`rotation`, degrees counterclockwise): `size` is the upright size.
+
+    `start` and `end` (seconds on the file's clock, exact as Fractions; None: its beginning, its end)
+    make it a part of the file: decoding starts at the keyframe at or before `start` (a seek), frames
+    before `start` are left out and it stops at the first frame at or after `end`; frames are numbered
+    from 0 and keep the file's times. A part has no audio (`audio` None: whoever joins parts copies
+    the file's audio whole). Damage, and a file that ends early, are told within the part.
     """
 
     live = False
     stills = False
 
-    def __init__(self, path: os.PathLike | str):
+    def __init__(self, path: os.PathLike | str, start: Real | None = None, end: Real | None = None):
         self.path = Path(path)
         self.name = os.fspath(path)  # as given, for messages
+        self.start = None if start is None else Fraction(start)
+        self.end = None if end is None else Fraction(end)
+        if self.start is not None and self.end is not None and self.end <= self.start:
+            raise ValueError(f"an empty part of {self.name!r}: from {float(self.start):g} s to {float(self.end):g} s")
         if not self.path.is_file():
             raise FileNotFoundError(f"video not found: {self.name!r}")
         try:
@@ -121,7 +152,7 @@ class VideoFile(Resource):
             self.container.close()
             raise ValueError(f"no video stream in {self.name!r}")
         self.video = self.container.streams.video[0]
-        self.audio = self.container.streams.audio[0] if self.container.streams.audio else None
+        self.audio = self.container.streams.audio[0] if self.container.streams.audio and not self.part else None
         self.rate: Fraction = self.video.average_rate or self.video.guessed_rate or Fraction(25)
         width, height = self.video.codec_context.width, self.video.codec_context.height
         self.rotation = display_rotation(self.path)
@@ -129,6 +160,8 @@ class VideoFile(Resource):
         self.time_base: Fraction = self.video.time_base or CLOCK_TIME_BASE
         turned = f" (turned {self.rotation}° upright)" if self.rotation else ""
         self.description = f"video {self.name!r} {self.size[0]}x{self.size[1]}{turned} at {fps_text(self.rate)} fps"
+        if self.part:
+            self.description += f", {self.span_text()}"
         self.damage = {"packets": 0, "frames_lost": 0}
         self.error: str | None = None
         self.closed = False
@@ -138,26 +171,56 @@ class VideoFile(Resource):
             self.container.close()
             self.closed = True
 
+    @property
+    def part(self) -> bool:  # `start` or `end` given
+        return self.start is not None or self.end is not None
+
+    def span_text(self) -> str:
+        start = "the beginning" if self.start is None else f"{float(self.start):g} s"
+        return f"from {start} to {'the end' if self.end is None else f'{float(self.end):g} s'}"
+
+    def place(self, pts: int | None) -> int:
+        """Where a time (video time base; None: unknown) lies: -1 before `start`, 0 within, 1 at or after `end`."""
+        if pts is None or not self.part:
+            return 0
+        time = pts * self.video.time_base
+        return -1 if self.start is not None and time < self.start else 1 if self.end is not None and time >= self.end else 0
+
     def packets(self):
-        """Demuxed packets of the video and audio streams, in file order (for copying audio through)."""
+        """Demuxed packets of the video and audio streams, in file order (for copying audio through);
+        for a part, the video's from the keyframe at or before `start`."""
         streams = [self.video] + ([self.audio] if self.audio is not None else [])
+        if self.start is not None:
+            seek_before(self.container, self.video, self.start)
         return self.container.demux(streams)
 
     def frames(self):
         """Decoded video frames and, interleaved, audio packets: yields Frame or av.Packet."""
-        index = packets = hidden = 0
+        index = packets = hidden = read = 0
+        first_dts: int | None = None
         timestamp: float | None = None
+        within = " " + self.span_text() if self.part else ""
+        complete = False  # a part: a frame at or after its end was reached
         try:
             for packet in self.packets():
                 if packet.stream is not self.video:
                     if packet.dts is not None:
                         yield packet
                     continue
+                counted = self.place(packet.pts) == 0  # a part counts its own packets only
                 if packet.dts is not None or packet.size > 0:  # not the demuxer's closing flush packet
-                    packets += 1
-                    hidden += packet.is_discard  # before an edit list's start: decoded, never shown
+                    read += 1
+                    first_dts = packet.dts if first_dts is None else first_dts
+                    packets += counted
+                    hidden += counted and packet.is_discard  # before an edit list's start: decoded, never shown
                 started = time.perf_counter()
-                for decoded in self.decode(packet):
+                for decoded in self.decode(packet, counted):
+                    place = self.place(decoded.pts)
+                    if place < 0:  # before the part: decoded from its keyframe, not shown
+                        continue
+                    if place > 0:  # the decoder gives frames in time order: the part is complete
+                        complete = True
+                        break
                     timestamp = frame_seconds(decoded.time, index, self.rate, timestamp)
                     image = decoded.to_ndarray(format="bgr24")
                     if self.rotation:
@@ -166,27 +229,45 @@ class VideoFile(Resource):
                     yield Frame(index, image, timestamp, captured, (captured - started) * 1000)
                     index += 1
                     started = time.perf_counter()
+                if complete:
+                    break
         except (av.error.FFmpegError, ValueError) as error:
             if index == 0:
-                raise ValueError(f"not a readable video: {self.name!r} (no frame decodes: {error})") from None
-            self.error = f"{self.name!r} could not be decoded past frame {index}: {error}"
+                raise ValueError(f"not a readable video: {self.name!r} (no frame decodes{within}: {error})") from None
+            self.error = f"{self.name!r} could not be decoded past frame {index}{within}: {error}"
             return
         if index == 0:
-            raise ValueError(f"not a readable video: {self.name!r} (no frame decodes)")
+            raise ValueError(f"not a readable video: {self.name!r} (no frame decodes{within})")
         self.damage["frames_lost"] = max(0, packets - hidden - index)
-        expected = self.video.frames  # samples in the container's index: a hint, but every one is in a whole file
-        if expected and packets < expected:
-            self.error = (f"{self.name!r} ends after {packets} of the {expected} packets its index lists "
-                          f"(truncated?)")
+        self.error = self.shortfall(read, first_dts, complete)
 
-    def decode(self, packet) -> list:
+    def shortfall(self, read: int, first_dts: int | None, complete: bool) -> str | None:
+        """What says the file ended early: fewer packets read than its index lists (from where the reading
+        started), or, for a part with an end, no frame reached at or after it. None where nothing does."""
+        if self.end is not None:
+            return None if complete else (f"{self.name!r} ends before {float(self.end):g} s, the end of the part "
+                                          "(truncated?)")
+        expected = self.video.frames  # samples in the container's index: a hint, but every one is in a whole file
+        if not expected:
+            return None
+        if self.start is None:
+            return (f"{self.name!r} ends after {read} of the {expected} packets its index lists (truncated?)"
+                    if read < expected else None)
+        entries = self.video.index_entries
+        if first_dts is None or len(entries) != expected:
+            return None
+        listed = sum(1 for entry in entries if entry.timestamp >= first_dts)
+        return (f"{self.name!r} ends after {read} of the {listed} packets its index lists from {float(self.start):g} s "
+                "(truncated?)" if read < listed else None)
+
+    def decode(self, packet, counted: bool = True) -> list:
         """The pictures of one packet; a damaged packet (marked corrupt by the demuxer, refused by the
-        decoder) is counted, and skipped where it gives nothing."""
-        self.damage["packets"] += packet.is_corrupt
+        decoder) is counted (where `counted`: a part's own packets), and skipped where it gives nothing."""
+        self.damage["packets"] += int(packet.is_corrupt and counted)
         try:
             return packet.decode()
         except av.error.FFmpegError:
-            self.damage["packets"] += not packet.is_corrupt
+            self.damage["packets"] += int(not packet.is_corrupt and counted)
             return []
 
 
