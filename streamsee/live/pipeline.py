@@ -248,9 +248,8 @@ def run(config: RunConfig, source: os.PathLike | str | None = None, camera: int 
     """The main job: open the source (or the camera, or with neither the bundled sample), the analyser,
     the window when there is a display and the terminal view when `console` is a terminal, and process it
     (`finished` as for `process`: called with the report on every way out once frames were processed)."""
-    # Images skipped as unreadable are reported in the RunReport, which the caller prints from the main
-    # thread after the threads are joined: a line written to stderr from the reading thread can be lost
-    # while the worker has file descriptor 2 silenced around a model's first allocation.
+    # Images skipped as unreadable are reported in the RunReport, which the caller prints after the run:
+    # a line written from the reading thread meanwhile would tear the terminal view, redrawn in place.
     warn = None if console is None else (lambda message: None)
     notify = None if console is None else (
         lambda line: console.print(f"streamsee: {line}", markup=False, highlight=False, soft_wrap=True))

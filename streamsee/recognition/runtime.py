@@ -20,7 +20,8 @@ class ModelFileError(ValueError):
 @contextmanager
 def quiet_stderr():
     """Silence what C++ libraries write to file descriptor 2 (LiteRT announces its XNNPACK delegate
-    there on every first allocation, whatever TF_CPP_MIN_LOG_LEVEL says once Python is running)."""
+    there on an interpreter's first allocation, whatever TF_CPP_MIN_LOG_LEVEL says once Python is
+    running). Process-wide: used only while a model loads, before any of the pipeline's threads run."""
     sys.stderr.flush()
     saved = os.dup(2)
     try:
@@ -53,7 +54,9 @@ class LiteRTModel(Resource):
         self._interpreter = load_interpreter(self.model_path, threads)
         self._input = self._interpreter.get_input_details()[0]
         self._output = self._interpreter.get_output_details()[0]
-        self._input_shape: tuple[int, ...] = ()
+        with quiet_stderr():  # the delegate is announced on the first allocation only: here, where the model loads
+            self._interpreter.allocate_tensors()
+        self._input_shape: tuple[int, ...] = tuple(int(side) for side in self._input["shape"])
         self.closed = False
 
     def close(self) -> None:
@@ -66,8 +69,7 @@ class LiteRTModel(Resource):
             raise ValueError(f"model {str(self.model_path)!r} is closed")
         if batch.shape != self._input_shape:
             self._interpreter.resize_tensor_input(self._input["index"], batch.shape)
-            with quiet_stderr():
-                self._interpreter.allocate_tensors()
+            self._interpreter.allocate_tensors()
             self._input_shape = batch.shape
         self._interpreter.set_tensor(self._input["index"], batch.astype(self._input["dtype"], copy=False))
         self._interpreter.invoke()
