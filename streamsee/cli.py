@@ -150,9 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "Debian's fitting wallpapers")
     train.add_argument("--object-side", type=int, nargs=2, metavar=("MIN", "MAX"), default=None,
                        help="fcn: sides of the pasted objects at the working resolution, px (default 20 88)")
-    bench = commands.add_parser("bench", help="speed on this machine: classifier per crop, paths per frame")
-    bench.add_argument("--data", default=DEFAULT_DATA, help=f"CIFAR-10, for composed scenes (default: {DEFAULT_DATA})")
-    bench.add_argument("--json", action="store_true", help="print the report as JSON")
+    from streamsee.evaluation.bench import add_bench_parser
+    add_bench_parser(commands, DEFAULT_DATA)
     add_batch_parser(commands)
     return parser
 
@@ -200,9 +199,10 @@ def show(args, report: dict, render) -> int:
 
 
 def run_bench(args) -> int:
-    from streamsee.evaluation.bench import bench_classifier, bench_paths, render_bench
+    from streamsee.evaluation.bench import run_bench_command
+    from streamsee.training.tensorflow_bench import time_fcn  # imports TensorFlow only when called
 
-    return show(args, {"classifier": bench_classifier(), "paths": bench_paths(args.data)}, render_bench)
+    return run_bench_command(args, time_tensorflow=time_fcn)
 
 
 def run_input(args) -> int:

@@ -1,99 +1,193 @@
-"""Speed on this machine: classifier per crop, each path and each proposal method per frame.
+"""`streamsee bench`: the two approaches and their parts measured side by side on this machine.
 
-Speed targets live here, never in timed unit tests: `streamsee bench [--json]`.
+On the same real frames (decoded from a video: the bundled sample unless --input), in one run, with
+warm-up, medians and p95:
+1. the FCN path against the box path per frame at each size, stage by stage (bench_parts.bench_paths);
+2. proposals: boundieboxies against dlib, time and object recall, and as objects per frame grow;
+3. every 32x32 window classified in batches against one pass of the class FCN;
+4. the class FCN on each runtime (LiteRT float and int8, TensorFlow, OpenCV DNN) (bench_limit);
+5. the paths' multiply-adds per second against this CPU's peak, measured in the same run;
+6. the whole file job against the bare path, per mode, and live latency with a 30 fps source.
+The report (JSON) carries everything measured, with `ratios` and `live` for quick reading; speed
+targets are checked here, never in timed unit tests.
 """
 
 from __future__ import annotations
 
-import os
+import importlib.util
+import json
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
-import numpy as np
-
-from streamsee.evaluation.scenes import DEFAULT_BACKGROUNDS, make_scenes
-from streamsee.recognition.boxes import BoxDetector
-from streamsee.recognition.classifier import MODELS_DIR, Classifier
-from streamsee.recognition.proposals import PROPOSAL_METHODS, make_proposals, recall
-from streamsee.recognition.segmenter import Segmenter
+SIZES = ((320, 240), (640, 480), (1280, 720))
+RATIO_SIZE = "640x480"  # the size the FCN / box ratio is read at
+SCALING_COUNTS = (1, 10, 50, 100, 250, 500, 750)
 
 
-def timed(function, inputs, repeats: int) -> list[float]:
-    """Milliseconds per call of function(x) over `repeats` passes of `inputs` (after one warm-up call)."""
-    function(inputs[0])
-    times = []
-    for _ in range(repeats):
-        for x in inputs:
-            started = time.perf_counter()
-            function(x)
-            times.append((time.perf_counter() - started) * 1000)
-    return times
+@dataclass(frozen=True)
+class BenchSettings:
+    """What a bench run measures on; the defaults are `streamsee bench`'s."""
+
+    input: str | None = None  # a video file; None: the bundled sample
+    frames: int = 20  # real frames, per size and per mode
+    sizes: tuple[tuple[int, int], ...] = SIZES
+    repeats: int = 1  # passes over the frames
+    data: str = "../shared/data/cifar10-jpeg.tar.gz"
+    backgrounds: str = "../shared/media/negatives"
+    scenes: int = 40  # composed scenes for the proposals' time and recall
+    scaling_counts: tuple[int, ...] = SCALING_COUNTS
+    scaling_frames: int = 3  # composed frames per object count
+    windows_width: int | None = None  # the class FCN's working width for part 3 (None: the shipped one)
+    matmul_side: int = 2048
+    fc_side: int = 1024
+    live_frames: int = 150
+    live_fps: int = 30
 
 
-def summary(times: list[float]) -> dict:
-    return {"p50_ms": round(float(np.percentile(times, 50)), 2), "p95_ms": round(float(np.percentile(times, 95)), 2),
-            "mean_ms": round(float(np.mean(times)), 2)}
+def parse_sizes(text: str) -> tuple[tuple[int, int], ...]:
+    """'320x240,640x480' -> ((320, 240), (640, 480)); anything else is a ValueError quoting it."""
+    sizes = []
+    for part in text.split(","):
+        width, x, height = part.strip().lower().partition("x")
+        if not (x and width.isdigit() and height.isdigit() and 32 <= int(width) <= 4096 and 32 <= int(height) <= 4096):
+            raise ValueError(f"--sizes must be WIDTHxHEIGHT[,WIDTHxHEIGHT...], sides 32 to 4096 px, got {text!r}")
+        sizes.append((int(width), int(height)))
+    return tuple(dict.fromkeys(sizes))
 
 
-def bench_classifier(repeats: int = 20) -> dict:
-    rng = np.random.default_rng(0)
-    report = {}
-    for name in ("classifier_int8.tflite", "classifier_float.tflite"):
-        for mirror in (True, False):  # as shipped (with the mirror view), and one view per crop
-            with Classifier(MODELS_DIR / name, mirror=mirror) as classifier:
-                for batch in (1, 64):
-                    crops = [rng.integers(0, 256, (batch, 32, 32, 3), dtype=np.uint8) for _ in range(5)]
-                    stats = summary(timed(classifier.predict, crops, repeats))
-                    key = f"{name}@batch{batch}" + ("" if mirror else " (one view)")
-                    report[key] = {**stats, "per_crop_ms": round(stats["p50_ms"] / batch, 3)}
+def parse_count(name: str, text: str, least: int = 1) -> int:
+    if not text.strip().isdigit() or int(text) < least:
+        raise ValueError(f"{name} must be a whole number of at least {least}, got {text!r}")
+    return int(text)
+
+
+def size_key(size: tuple[int, int]) -> str:
+    return f"{size[0]}x{size[1]}"
+
+
+def ratios(report: dict) -> dict:
+    """The issue's four ratios, each the quotient of two figures stored in the report."""
+    paths = report["paths"].get(RATIO_SIZE)
+    return {"fcn_over_boxes_640x480": None if paths is None else paths["fcn_over_boxes"],
+            "dlib_over_boundieboxies": report["proposals"]["dlib_over_boundieboxies"],
+            "windows_over_fcn": report["windows"]["windows_over_fcn"],
+            "file_over_bare_segment": report["pipeline"]["segment"]["file_over_bare"]}
+
+
+def run_bench(settings: BenchSettings, progress=None, time_tensorflow=None) -> dict:
+    """Every part, in one process; `progress(line)` hears where it is; `time_tensorflow` (training's
+    tensorflow_bench.time_fcn) times the class FCN on TensorFlow."""
+    import numpy as np
+
+    from streamsee.core.config import RunConfig
+    from streamsee.datasets.cifar10 import load_cifar10
+    from streamsee.datasets.scenes import background_crop, compose_set, folder_backgrounds
+    from streamsee.evaluation import bench_limit, bench_parts
+    from streamsee.recognition.fcn import WORKING_WIDTH, ScoreMap
+
+    say = progress or (lambda line: None)
+    started = time.perf_counter()
+    report: dict = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": bench_limit.cpu_features()}
+    frames = bench_parts.decode_frames(settings.input, settings.frames)
+    say("0/6 this CPU's peak multiply-add rate (again in 5/6)")
+    first_peak = bench_limit.measure_peak(settings.matmul_side, settings.fc_side)
+    report["settings"] = {"input": settings.input or "bundled sample", "frames": len(frames),
+                          "native_size": size_key(frames[0].shape[1::-1]), "sizes": [size_key(s) for s in settings.sizes],
+                          "repeats": settings.repeats, "scenes": settings.scenes,
+                          "scaling_counts": list(settings.scaling_counts), "scaling_frames": settings.scaling_frames}
+    report["paths"] = {}
+    for size in settings.sizes:
+        say(f"1/6 FCN path and box path at {size_key(size)}, {len(frames)} frames")
+        report["paths"][size_key(size)] = bench_parts.bench_paths(bench_parts.resized(frames, size), settings.repeats)
+
+    say("2/6 proposals: real frames, composed scenes, objects per frame")
+    test = load_cifar10(settings.data, "test")
+    photos = folder_backgrounds(settings.backgrounds)
+    rng = np.random.default_rng(2)
+    scenes = compose_set(rng, photos, test.images, test.labels, settings.scenes)
+    frames_640 = bench_parts.resized(frames, (640, 480))
+    report["proposals"] = bench_parts.bench_proposals(frames_640, scenes, settings.repeats)
+    backgrounds = [background_crop(rng, photos, (480, 640), jitter=False) for _ in range(settings.scaling_frames)]
+    report["proposals"]["scaling"] = bench_parts.bench_scaling(backgrounds, test.images, settings.scaling_counts,
+                                                               settings.scaling_frames)
+
+    say("3/6 every 32x32 window one by one against one FCN pass")
+    report["windows"] = bench_parts.bench_windows(frames_640[0], settings.windows_width or WORKING_WIDTH, settings.repeats)
+
+    say("4/6 the class FCN on each runtime")
+    with ScoreMap() as scores:
+        inputs = [scores.shrink(frame) for frame in frames_640]
+    report["runtimes"] = bench_limit.bench_runtimes(inputs, settings.repeats, bench_parts.summary, time_tensorflow)
+
+    say("5/6 this CPU's peak multiply-add rate, again")
+    peak = bench_limit.best_peak(first_peak, bench_limit.measure_peak(settings.matmul_side, settings.fc_side))
+    report["limit"] = bench_limit.distance_to_limit(peak, report["runtimes"], report["paths"])
+
+    say(f"6/6 file job against the bare path; live at {settings.live_fps} fps")
+    pipeline = bench_parts.bench_pipeline(settings.input, frames, RunConfig().budget_ms, settings.live_frames,
+                                          settings.live_fps)
+    report["live"] = pipeline.pop("live")
+    report["pipeline"] = pipeline
+    report["ratios"] = ratios(report)
+    report["seconds"] = round(time.perf_counter() - started, 1)
     return report
 
 
-def bench_paths(data: os.PathLike | str, frames: int = 12, repeats: int = 2, recall_scenes: int = 100,
-                backgrounds: os.PathLike | str = DEFAULT_BACKGROUNDS) -> dict:
-    """Per-frame times on `frames` composed scenes; each proposal method's object recall (IoU >= 0.5,
-    over all objects) on `recall_scenes` more, so that speed is compared at a recall worth the name."""
-    scenes = [s for s in make_scenes(data, frames + frames // 3, backgrounds, seed=1) if len(s.class_id)][:frames]
-    images = [scene.image for scene in scenes]
-    recall_set = make_scenes(data, recall_scenes, backgrounds, seed=2)
-    objects = sum(len(s.class_id) for s in recall_set)
-    report = {"frame_size": "640x480", "frames": len(images), "recall_scenes": len(recall_set), "recall_objects": objects}
-    with Segmenter.at_widths() as segmenter:
-        report["fcn"] = summary(timed(segmenter, images, repeats))
-    for method in PROPOSAL_METHODS:
-        propose = make_proposals(method)
-        stats = summary(timed(propose, images, repeats))
-        found = sum(recall(propose(s.image), s.xyxy) * len(s.class_id) for s in recall_set)
-        stats["object_recall"] = round(found / max(objects, 1), 3)
-        report[f"proposals_{method}"] = stats
-        with BoxDetector(proposals=method) as detector:
-            report[f"boxes_{method}"] = summary(timed(detector, images, repeats))
-    report["fcn_over_boxes"] = round(report["fcn"]["p50_ms"] / report["boxes_boundieboxies"]["p50_ms"], 3)
-    report["dlib_over_boundieboxies"] = round(report["proposals_dlib"]["p50_ms"]
-                                              / report["proposals_boundieboxies"]["p50_ms"], 2)
-    # by the mean too: a few busy frames take boundieboxies twice its median, not dlib
-    report["dlib_over_boundieboxies_mean"] = round(report["proposals_dlib"]["mean_ms"]
-                                                   / report["proposals_boundieboxies"]["mean_ms"], 2)
-    return report
+def add_bench_parser(commands, default_data: str) -> None:
+    """`streamsee bench`'s flags (the numbers are read by run_bench_command: a bad one is one line).
+    Built for every subcommand's parser: it imports nothing heavy."""
+    bench = commands.add_parser(
+        "bench", help="both paths and their parts measured side by side on this machine (table, JSON, figure)",
+        description="On the same real frames: the FCN path against the box path per frame and stage at each size, "
+        "proposals (time, recall, objects per frame), every window against one FCN pass, the runtimes, the distance "
+        "to this CPU's peak, the file job against the bare path, live latency. Takes minutes; --frames shortens it.")
+    bench.add_argument("--input", metavar="VIDEO", default=None, help="the video the frames come from "
+                       "(default: the bundled sample)")
+    bench.add_argument("--frames", metavar="N", default="20", help="frames per size and per mode (default 20)")
+    bench.add_argument("--sizes", default=",".join(size_key(s) for s in SIZES),
+                       help="frame sizes, WIDTHxHEIGHT, comma-separated (default: %(default)s)")
+    bench.add_argument("--json", metavar="PATH", default=None, help="write the whole report as JSON")
+    bench.add_argument("--plot", metavar="PATH.png", default=None,
+                       help="draw latency per size and path and the proposal scaling (needs the bench extra)")
+    bench.add_argument("--data", default=default_data, help=f"CIFAR-10, for composed scenes (default: {default_data})")
+    bench.add_argument("--backgrounds", default=BenchSettings.backgrounds,
+                       help="photos the scenes are composed on (default: %(default)s)")
 
 
-def render_bench(report: dict, console) -> None:
-    from rich.table import Table
+def check_output(path: str | None, flag: str, suffix: str | None = None) -> Path | None:
+    """An output path, checked before minutes of measuring: its folder exists, it is not a folder."""
+    if path is None:
+        return None
+    out = Path(path)
+    if suffix and out.suffix.lower() != suffix:
+        raise ValueError(f"{flag} must name a {suffix} file, got {path!r}")
+    if out.is_dir() or not out.parent.is_dir():
+        raise OSError(f"cannot write {flag} {path!r}: " + ("it is a folder" if out.is_dir() else "no such folder"))
+    return out
 
-    table = Table(title="classifier (LiteRT, random crops)")
-    for column in ("model @ batch", "p50 ms per call", "ms per crop"):
-        table.add_column(column, justify="right")
-    for key, row in report["classifier"].items():
-        table.add_row(key, f"{row['p50_ms']:.2f}", f"{row['per_crop_ms']:.3f}")
-    console.print(table)
-    paths = report["paths"]
-    table = Table(title=f"per {paths['frame_size']} frame ({paths['frames']} composed scenes; object recall of "
-                        f"the proposals on {paths['recall_scenes']} more, {paths['recall_objects']} objects)")
-    for column in ("stage", "p50 ms", "p95 ms", "object recall"):
-        table.add_column(column, justify="right")
-    for key in ("fcn", *(f"{kind}_{m}" for m in PROPOSAL_METHODS for kind in ("proposals", "boxes"))):
-        row = paths[key]
-        table.add_row(key, f"{row['p50_ms']:.1f}", f"{row['p95_ms']:.1f}", str(row.get("object_recall", "")))
-    console.print(table)
-    console.print(f"FCN / box path time: {paths['fcn_over_boxes']:.2f} (target <= 0.5); "
-                  f"dlib / boundieboxies time: {paths['dlib_over_boundieboxies']:.1f}x at p50, "
-                  f"{paths['dlib_over_boundieboxies_mean']:.1f}x by the mean (target >= 5x)")
+
+def run_bench_command(args, time_tensorflow=None) -> int:
+    """`streamsee bench`: measure, show the table, write --json and --plot."""
+    from rich.console import Console
+
+    from streamsee.evaluation.bench_render import render_bench
+
+    settings = BenchSettings(input=args.input, frames=parse_count("--frames", args.frames), sizes=parse_sizes(args.sizes),
+                             data=args.data, backgrounds=args.backgrounds)
+    json_path = check_output(args.json, "--json")
+    plot_path = check_output(args.plot, "--plot", ".png")
+    if plot_path is not None and importlib.util.find_spec("matplotlib") is None:
+        raise ValueError("--plot needs matplotlib: pip install 'streamsee[bench]'")
+    status = Console(stderr=True)
+    report = run_bench(settings, lambda line: status.print(f"streamsee bench: {line}", highlight=False),
+                       time_tensorflow)
+    render_bench(report, Console())
+    if json_path is not None:
+        json_path.write_text(json.dumps(report, indent=1) + "\n")
+    if plot_path is not None:
+        from streamsee.evaluation.bench_render import plot_bench
+
+        plot_bench(report, plot_path)
+    return 0
+
