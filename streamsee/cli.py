@@ -77,6 +77,10 @@ def build_run_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-display", action="store_const", const=False, default=None, dest="display",
                         help="no window, even when a display is available")
     parser.add_argument("--stats-json", metavar="PATH", help="write the run's statistics as JSON")
+    parser.add_argument("--serve", metavar="[HOST:]PORT", default=None, help="a browser view (the video, statistics, "
+                        "classes seen, timeline) on PORT of 127.0.0.1, or of HOST (0.0.0.0: every interface); docs/web.md")
+    parser.add_argument("--serve-token", metavar="TOKEN", default=None, help="asked on every request to the browser "
+                        "view (default: none on loopback, else one made for the run, printed once in its URL)")
     return parser
 
 
@@ -152,39 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="fcn: sides of the pasted objects at the working resolution, px (default 20 88)")
     from streamsee.evaluation.bench import add_bench_parser
     add_bench_parser(commands, DEFAULT_DATA)
+    from streamsee.batch.options import add_batch_parser
     add_batch_parser(commands)
     return parser
-
-
-def add_batch_parser(commands) -> None:
-    """`streamsee batch`: many inputs through the main job on a Ray cluster (the cluster extra)."""
-    from streamsee.core.config import MODES
-
-    batch = commands.add_parser("batch", help="many videos and images through the main job, on a Ray cluster",
-                                description="Run every input through the main job on Ray workers: an annotated "
-                                "video or image, JSON lines and (segment, compare) masks per input under --out, "
-                                "mirroring the input tree. A rerun skips inputs whose outputs are complete. "
-                                "Exit status 2 when an input failed (the rest are processed), 130 on Ctrl-C.")
-    batch.add_argument("inputs", nargs="+", metavar="INPUT",
-                       help="video files, images, folders (walked recursively for videos and images) or globs "
-                       "(quote them: 'clips/**/*.mp4')")
-    batch.add_argument("--out", required=True, metavar="DIR", help="folder for the outputs")
-    batch.add_argument("--mode", choices=MODES, default=None, help="box path, FCN path or both (default segment)")
-    batch.add_argument("--config", metavar="NAME", default=None,
-                       help="a TOML preset: default, fast, accurate or a path; --mode overrides it")
-    batch.add_argument("--address", default=None, metavar="auto|ray://HOST:PORT",
-                       help="the Ray cluster to join (auto: the one started on this machine with `ray start`); "
-                       "default: start a local Ray instance on this machine")
-    batch.add_argument("--workers", type=int, default=None, metavar="N",
-                       help="workers (each loads the models once; default: one per CPU of the cluster)")
-    batch.add_argument("--chunk-seconds", type=float, default=300.0, metavar="S", help="cut videos of 2*S or more "
-                       "on keyframes into chunks of about S s, run at once and joined in order (default 300; 0: off)")
-    batch.add_argument("--no-video", action="store_false", dest="video", help="no annotated video or image")
-    batch.add_argument("--no-jsonl", action="store_false", dest="jsonl", help="no JSON lines")
-    batch.add_argument("--no-masks", action="store_false", dest="masks", help="no class-id masks")
-    batch.add_argument("--no-hud", action="store_const", const=False, default=None, dest="hud",
-                       help="leave the statistics off the annotated frames")
-    batch.add_argument("--json", metavar="PATH", default=None, help="write the summary as JSON")
 
 
 def show(args, report: dict, render) -> int:
@@ -217,7 +191,7 @@ def run_input(args) -> int:
         objectness_width=args.objectness_width, min_score=args.min_score,
         realtime=args.realtime, budget_ms=args.budget_ms, queue_size=args.queue_size, timeout_s=args.timeout_s,
         hud=args.hud, display=args.display, smooth=args.smooth, live=args.live, rtsp_transport=args.rtsp_transport,
-        reconnect_s=args.reconnect_s)
+        reconnect_s=args.reconnect_s, serve=args.serve, serve_token=args.serve_token)
     if args.input is not None and args.camera is not None:
         raise ValueError(f"give an INPUT or --camera, not both (got {args.input!r} and --camera {args.camera!r})")
     if args.stats_json:

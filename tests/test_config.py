@@ -128,6 +128,10 @@ def test_unknown_key_is_named_with_the_known_ones(tmp_path):
     ("display", '"yes"', "'yes'"),
     ("realtime", "0", "0"),
     ("timeout_s", "0", "0"),
+    ("serve", '"99999"', "'99999'"),        # the port out of range
+    ("serve", "8080", "8080"),              # a number is not "[HOST:]PORT"
+    ("serve", '"a host:8080"', "'a host:8080'"),
+    ("serve_token", '"short"', "'short'"),
 ])
 def test_bad_value_names_file_key_and_value(tmp_path, key, toml, shown):
     path = write(tmp_path, f"{key} = {toml}\n")

@@ -10,6 +10,7 @@
 - `driver`: starts or joins Ray, hands the inputs (and chunks) to the actors, shows progress, cancels
   on Ctrl-C.
 - `summary`: the live progress display, the end-of-run table and its JSON.
+- `options`: the command line of `streamsee batch` (argparse only).
 
 Ray is an optional extra (`pip install "streamsee[cluster]"`): only `driver` imports it.
 """

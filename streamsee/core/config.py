@@ -11,7 +11,9 @@ line's own. Every value is checked whenever a RunConfig is made, however it is m
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
+import re
 import sys
 import tomllib
 from dataclasses import dataclass
@@ -31,6 +33,40 @@ RTSP_TRANSPORTS = ("tcp", "udp", "auto")  # a copy of video.capture.RTSP_TRANSPO
 
 class ConfigError(ValueError):
     """A run configuration with an unknown key or a bad value, or a file that is not valid TOML."""
+
+
+SERVE_FORMAT = ("[HOST:]PORT: a port from 0 (any free one) to 65535, after an IP address or host name if given "
+                "(8080, 0.0.0.0:8080, [::1]:8080)")
+HOST_NAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
+
+
+def parse_serve(value: str) -> tuple[str, int]:
+    """(host, port) of a browser view's address "[HOST:]PORT" (the host 127.0.0.1 when left out; an IPv6
+    address in brackets); ValueError quoting the value when it is not one."""
+    host, colon, port = (value.rpartition(":") if isinstance(value, str) else ("", "", ""))
+    if host.startswith("[") and host.endswith("]") and ":" in host:  # brackets for IPv6 addresses, always
+        host = host[1:-1]
+    elif ":" in host or host.startswith("["):
+        host = "!"
+    elif not colon:
+        host = "127.0.0.1"
+    if not re.fullmatch(r"[0-9]{1,5}", port) or int(port) > 65535 or not _host(host):
+        raise ValueError(f"serve must be {SERVE_FORMAT}, not {value!r}")
+    return host, int(port)
+
+
+def _host(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).version in (4, 6)
+    except ValueError:
+        return bool(HOST_NAME.fullmatch(host))
+
+
+def _serve(value) -> bool:
+    try:
+        return value is None or bool(parse_serve(value))
+    except ValueError:
+        return False
 
 
 def _integer(value) -> bool:
@@ -61,6 +97,9 @@ RULES = {
     "rtsp_transport": (lambda v: isinstance(v, str) and v in RTSP_TRANSPORTS, f"one of {', '.join(RTSP_TRANSPORTS)}"),
     "reconnect_s": (lambda v: _number(v) and 0 <= v <= 86400, "a number of seconds from 0 (off) to 86400"),
     "smooth": (lambda v: _number(v) and 0 <= v < 1, "a number from 0 (off) up to but not including 1"),
+    "serve": (_serve, f"{SERVE_FORMAT}, or left out for no browser view"),
+    "serve_token": (lambda v: v is None or isinstance(v, str) and re.fullmatch(r"[!-~]{8,200}", v) is not None,
+                    "8 to 200 printable ASCII characters without spaces, or left out (generated for a non-loopback host)"),
 }
 FLOATS = ("min_score", "budget_ms", "timeout_s", "reconnect_s", "smooth")  # ints are accepted for these and stored as floats
 
@@ -84,6 +123,8 @@ class RunConfig:
     rtsp_transport: str = "tcp"       # rtsp://: RTP over the RTSP connection (tcp), over udp, or auto (FFmpeg's choice)
     reconnect_s: float = 30.0         # live streams and cameras: seconds to keep reconnecting after a loss (0: off)
     smooth: float = 0.6               # video and live: share of the smoothed state a new frame keeps (0: off; live.smoothing)
+    serve: str | None = None          # the browser view's [HOST:]PORT (live.web); None: none
+    serve_token: str | None = None    # the browser view's token (required on every request); None: generated off loopback
 
     def __post_init__(self):
         for key, (valid, accepted) in RULES.items():

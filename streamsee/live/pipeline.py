@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from streamsee.core.calibration import CalibrationError
 from streamsee.core.config import RunConfig
@@ -24,6 +25,9 @@ from streamsee.render.display import Window, display_available
 from streamsee.render.drawing import HudAnnotator
 from streamsee.render.terminal import TerminalView
 from streamsee.video.sources import ImageFiles, Notice, Paced, VideoFile, open_source
+
+if TYPE_CHECKING:
+    from streamsee.live.web import BrowserView
 
 __all__ = ["CalibrationError", "ImageSink", "RunReport", "open_source", "process",
            "render_summary"]
@@ -109,8 +113,10 @@ def process(source, analyser: Analyser, output: os.PathLike | str | None = None,
             budget_ms: float = 250.0, hud: bool = True, window: Window | None = None,
             terminal: TerminalView | None = None, queue_size: int = 4,
             finished: Callable[[RunReport], None] | None = None, live: bool | None = None,
-            notify: Callable[[str], None] | None = None, watch: Callable[[Stream], None] | None = None) -> RunReport:
-    """Analyse the frames; show them in `window` and the figures in `terminal` (each optional);
+            notify: Callable[[str], None] | None = None, watch: Callable[[Stream], None] | None = None,
+            browser: BrowserView | None = None) -> RunReport:
+    """Analyse the frames; show them in `window` and the figures in `terminal` (each optional), and in the
+    `browser` view (live.web) the figures, the results and, while someone watches it, the frames;
     write the annotated output (with the HUD), JSON lines and masks. `live` overrides the source's
     policy (None: the source's). While a live source reconnects, `notify` hears one line when it is
     lost and one when it is back (default: stderr), the HUD says so, and the window keeps showing the
@@ -144,13 +150,17 @@ def process(source, analyser: Analyser, output: os.PathLike | str | None = None,
                 hud_annotator = HudAnnotator()
                 started = last_rendered = news.started = time.perf_counter()
                 drawing = video is not None or images is not None or window is not None
+                views = [view for view in (terminal, browser) if view is not None]  # update(snapshot)
                 annotated = None
                 for item in stream:
                     if isinstance(item, Notice):  # a live source lost and reconnecting: no frame meanwhile
                         news.hear(item)
-                        if window is not None and annotated is not None:  # the window stays alive
+                        if annotated is not None and (window is not None or browser is not None):  # they stay alive
                             status = news.line() if hud else None
-                            if not window.show(hud_annotator.status_only(annotated, status) if status else annotated):
+                            shown = hud_annotator.status_only(annotated, status) if status else annotated
+                            if browser is not None:
+                                browser.show(shown)
+                            if window is not None and not window.show(shown):
                                 ended = "quit from the window"
                                 break
                         continue
@@ -159,7 +169,8 @@ def process(source, analyser: Analyser, output: os.PathLike | str | None = None,
                             video.write_audio(item)
                         continue
                     frame = item.frame
-                    if drawing:
+                    draw = drawing or (browser is not None and browser.watched)  # drawn for the browser only if watched
+                    if draw:
                         with stream.stats.stage("draw"):
                             annotated = analyser.annotate(frame.image, item.outputs)
                             if hud:
@@ -170,6 +181,10 @@ def process(source, analyser: Analyser, output: os.PathLike | str | None = None,
                             elif images is not None:
                                 images.write(annotated, frame.index)
                     keep_going = window.show(annotated) if window is not None else True
+                    if browser is not None:
+                        browser.observe(item.outputs, frame.timestamp)
+                        if draw:
+                            browser.show(annotated)
                     latency_ms = (time.perf_counter() - frame.captured) * 1000  # capture -> rendered
                     stream.stats.latency(latency_ms)
                     for path_output in item.outputs:
@@ -180,8 +195,10 @@ def process(source, analyser: Analyser, output: os.PathLike | str | None = None,
                             mask_sink.write(frame.index, path_output.result.class_map)
                     written += 1
                     last_rendered = time.perf_counter()
-                    if terminal is not None:
-                        terminal.update(stream.stats.snapshot())
+                    if views:
+                        snapshot = stream.stats.snapshot()
+                        for view in views:
+                            view.update(snapshot)
                     if not keep_going:
                         ended = "quit from the window"
                         break
@@ -193,17 +210,17 @@ def process(source, analyser: Analyser, output: os.PathLike | str | None = None,
                 raise
     except BaseException as error:
         if stream is not None and written:
-            _finish(source, stream, ended_by(error), last_rendered - started, terminal, finished, news)
+            _finish(source, stream, ended_by(error), last_rendered - started, [terminal, browser], finished, news)
         raise
     if source.error and ended == "end of input":
-        report = _finish(source, stream, source.error, last_rendered - started, terminal, finished, news)
+        report = _finish(source, stream, source.error, last_rendered - started, [terminal, browser], finished, news)
         raise ValueError(f"{source.error} ({report.snapshot.frames} frames before it were processed and written)")
-    return _finish(source, stream, ended, last_rendered - started, terminal, finished, news)
+    return _finish(source, stream, ended, last_rendered - started, [terminal, browser], finished, news)
 
 
-def _finish(source, stream: Stream, ended: str, seconds: float, terminal: TerminalView | None,
+def _finish(source, stream: Stream, ended: str, seconds: float, views: list,
             finished: Callable[[RunReport], None] | None, news: SourceNews) -> RunReport:
-    """The run's report, shown in the terminal view and handed to `finished`."""
+    """The run's report, shown in the views (terminal, browser; None: not there) and handed to `finished`."""
     snapshot = stream.stats.snapshot(whole_run=True)
     damaged = getattr(source, "damage", None) if isinstance(getattr(source, "damage", None), dict) else None
     if damaged and any(damaged.values()) and ended == "end of input":  # said once, on the main thread (see run)
@@ -212,8 +229,9 @@ def _finish(source, stream: Stream, ended: str, seconds: float, terminal: Termin
                     f"{lost} frame{'s' * (lost != 1)} lost")
     report = RunReport(snapshot, ended, seconds, tuple(getattr(source, "unreadable", ())), tuple(news.gaps),
                        damaged, None if stream.governor is None else stream.governor.report())
-    if terminal is not None:
-        terminal.update(snapshot, force=True)
+    for view in views:
+        if view is not None:
+            view.update(snapshot, force=True)
     if finished is not None:
         finished(report)
     return report
@@ -245,8 +263,9 @@ def run(config: RunConfig, source: os.PathLike | str | None = None, camera: int 
         output: os.PathLike | str | None = None, jsonl: os.PathLike | str | None = None,
         masks: os.PathLike | str | None = None, console=None,
         finished: Callable[[RunReport], None] | None = None) -> RunReport:
-    """The main job: open the source (or the camera, or with neither the bundled sample), the analyser,
-    the window when there is a display and the terminal view when `console` is a terminal, and process it
+    """The main job: open the source (or the camera, or with neither the bundled sample), the browser view for
+    config.serve, the analyser, the window when there is a display and the terminal view when `console` is a
+    terminal, and process it
     (`finished` as for `process`: called with the report on every way out once frames were processed)."""
     # Images skipped as unreadable are reported in the RunReport, which the caller prints after the run:
     # a line written from the reading thread meanwhile would tear the terminal view, redrawn in place.
@@ -259,6 +278,12 @@ def run(config: RunConfig, source: os.PathLike | str | None = None, camera: int 
                                                  reconnect=config.reconnect_s))
         if source is None and camera is None and console is not None:
             console.print(f"streamsee: playing {opened.description}")
+        browser = None
+        if config.serve is not None:  # before the models load: a port in use is said at once
+            from streamsee.live.web import BrowserView  # aiohttp, loaded only for it
+
+            browser = stack.enter_context(BrowserView(config.serve, config.serve_token, opened.description,
+                                                      notify=notify or print_on_stderr))
         analyser = stack.enter_context(Analyser.from_config(config))
         live = opened.live if config.live is None else config.live  # --live on a file plays it at its own rate
         paced = config.realtime or (live and isinstance(opened, (VideoFile, ImageFiles)))
@@ -272,4 +297,4 @@ def run(config: RunConfig, source: os.PathLike | str | None = None, camera: int 
                     if console is not None and console.is_terminal else None)
         return process(frames, analyser, output=output, jsonl=jsonl, masks=masks, budget_ms=config.budget_ms,
                        hud=config.hud, window=window, terminal=terminal, queue_size=config.queue_size,
-                       finished=finished, live=None if config.live is None else live, notify=notify)
+                       finished=finished, live=None if config.live is None else live, notify=notify, browser=browser)
