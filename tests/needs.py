@@ -12,3 +12,12 @@ def need(message: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(message)
     pytest.skip(message)
+
+
+def hears_ctrl_c() -> None:
+    """For subprocess's preexec_fn: Ctrl-C (SIGINT) as a terminal delivers it. A shell starting a job in the
+    background without job control (`cmd &`, nohup) sets SIGINT to ignored, the child inherits that, and
+    Python then leaves it ignored: a test sending SIGINT would see the run go on to its end."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import av
 import pytest
-from needs import need
+from needs import hears_ctrl_c, need
 
 from streamsee.batch.inputs import plan
 from streamsee.cli import main
@@ -192,7 +192,7 @@ def test_ctrl_c_cancels_cleanly_and_finalises_what_was_written(tmp_path):
     make_clip(inputs / "c.mp4", seconds=12, rate=25, pattern="testsrc2")
     process = subprocess.Popen([sys.executable, "-m", "streamsee", "batch", str(inputs), "--out", str(out),
                                 "--workers", "2", "--json", str(tmp_path / "summary.json")],
-                               stderr=subprocess.PIPE, text=True, start_new_session=True,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True, preexec_fn=hears_ctrl_c,
                                env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
     seen = []
     try:

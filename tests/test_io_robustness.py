@@ -20,6 +20,7 @@ import av
 import cv2
 import numpy as np
 import pytest
+from needs import hears_ctrl_c
 from test_sources import ffmpeg
 
 from streamsee.core.result import PathResult, Result
@@ -306,7 +307,8 @@ def test_a_signal_mid_run_keeps_the_summary_and_statistics(tmp_path, signum, cod
     out, rows, stats = tmp_path / "out.mp4", tmp_path / "rows.jsonl", tmp_path / "stats.json"
     process = subprocess.Popen([sys.executable, "-m", "streamsee.cli", str(video), "--mode", "segment",
                                 "--realtime", "--no-display", "--output", str(out), "--jsonl", str(rows),
-                                "--stats-json", str(stats)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                "--stats-json", str(stats)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=hears_ctrl_c)
     try:
         deadline = time.monotonic() + 120
         while rows_so_far(tmp_path) < 5 and time.monotonic() < deadline and process.poll() is None:

@@ -8,6 +8,7 @@ import time
 
 import av
 import pytest
+from needs import hears_ctrl_c
 
 pytestmark = pytest.mark.slow  # real-time runs interrupted
 
@@ -25,7 +26,7 @@ def test_a_signal_mid_run_finalises_the_output(media, tmp_path, signum, code, wo
     out, rows = tmp_path / "out.mp4", tmp_path / "rows.jsonl"
     process = subprocess.Popen([sys.executable, "-m", "streamsee.cli", str(clip), "--mode", "segment", "--realtime",
                                 "--no-display", "--output", str(out), "--jsonl", str(rows)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=hears_ctrl_c)
     try:
         deadline = time.monotonic() + 120
         while rows_written(rows) < 20 and time.monotonic() < deadline and process.poll() is None:
