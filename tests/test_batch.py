@@ -214,3 +214,28 @@ def test_ctrl_c_cancels_cleanly_and_finalises_what_was_written(tmp_path):
         assert (out / f"{row['name']}.done.json").is_file() == (row["status"] in ("done", "skipped")), row
     assert "interrupted" in {row["status"] for row in report["files"]}
     assert not [path for path in out.rglob("*") if ".partial-" in path.name]
+
+
+def test_a_signal_while_a_task_is_submitted_is_held_until_it_is_recorded():
+    pytest.importorskip("ray", reason="needs the cluster extra: pip install -e '.[cluster]'")
+    from streamsee.batch.driver import signals_held
+
+    class Terminated(Exception):
+        pass
+
+    def terminate(signum, frame):
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        for signum, expected in ((signal.SIGINT, KeyboardInterrupt), (signal.SIGTERM, Terminated)):
+            steps = []
+            with pytest.raises(expected):
+                with signals_held():
+                    os.kill(os.getpid(), signum)
+                    time.sleep(0.2)  # the handler would have run by now
+                    steps.append("recorded")
+            assert steps == ["recorded"]  # the block ran to its end; the signal came after, to the usual handler
+        assert signal.getsignal(signal.SIGTERM) is terminate
+    finally:
+        signal.signal(signal.SIGTERM, previous)
