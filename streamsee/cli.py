@@ -23,67 +23,6 @@ USER_ERRORS = (OSError, ValueError)  # missing, unreadable, unwritable, malforme
 SUBCOMMANDS = ("classify", "evaluate", "train", "bench", "batch")
 
 
-def build_run_parser() -> argparse.ArgumentParser:
-    """The main job. Options left out come from --config (a TOML preset), else the built-in defaults."""
-    from streamsee.live.analyser import MODES
-    from streamsee.recognition.proposals import PROPOSAL_METHODS
-
-    parser = argparse.ArgumentParser(
-        prog="streamsee", description="Recognise the ten CIFAR-10 classes in live video, video files and images. "
-        "With no INPUT and no --camera it plays the bundled sample video. "
-        f"Other commands: {', '.join(SUBCOMMANDS)} (streamsee COMMAND -h).")
-    parser.add_argument("--version", action="version", version=f"streamsee {__version__}")
-    parser.add_argument("input", metavar="INPUT", nargs="?", default=None,
-                        help="a video file, an image, a folder of images (file-name order), or a stream URL "
-                        "(rtsp://, udp://, tcp://, http(s)://, rtmp://, srt://)")
-    parser.add_argument("--camera", metavar="N", default=None, help="a camera: index (0, 1, ...) or device path")
-    parser.add_argument("--config", metavar="NAME", default=None,
-                        help="a TOML preset: default, fast, accurate (bundled presets) or a path; flags override it")
-    parser.add_argument("--mode", choices=MODES, default=None, help="box path, FCN path, or both side by side "
-                        "(default segment)")
-    parser.add_argument("--proposals", choices=PROPOSAL_METHODS, default=None,
-                        help="region proposals for the box path (default boundieboxies)")
-    parser.add_argument("--output", help="annotated video (.mp4, .mkv, .mov, .webm), image, or folder for a folder input")
-    parser.add_argument("--jsonl", help="one JSON object per frame and path")
-    parser.add_argument("--save-masks", metavar="DIR", help="DIR/NNNNNN.png: class id per pixel, 255 = none")
-    parser.add_argument("--working-width", type=int, default=None, help="FCN working width in pixels (default: configs/default.toml)")
-    parser.add_argument("--objectness-width", type=int, default=None,
-                        help="the objectness FCN's working width in pixels (default: configs/default.toml)")
-    parser.add_argument("--min-score", type=float, default=None,
-                        help="box path: least class probability kept (default: the calibrated threshold)")
-    parser.add_argument("--smooth", type=float, default=None, metavar="KEEP",
-                        help="video and live sources: blend each result with the earlier frames', keeping this share "
-                        "of the running state (default 0.6; 0: off, each frame on its own). Images are never smoothed")
-    parser.add_argument("--realtime", action="store_const", const=True, default=None,
-                        help="play a file at its own frame rate with the live policy (every frame drawn, the newest analysed)")
-    parser.add_argument("--budget-ms", type=float, default=None,
-                        help="live sources: results drawn within this of capture, or the analysis cost is lowered (default 250)")
-    parser.add_argument("--queue-size", type=int, default=None, help="frames waiting between threads (default 4)")
-    parser.add_argument("--timeout", type=float, default=None, dest="timeout_s",
-                        help="network streams: seconds to wait for the stream to open or deliver (default 5)")
-    parser.add_argument("--live", action=argparse.BooleanOptionalAction, default=None,
-                        help="--live: every frame drawn with the newest result, the newest analysed (a file played at its own rate); "
-                        "--no-live: every frame analysed, in order. Default: guessed (cameras and rtsp, udp, ... streams are "
-                        "live; files, and http(s) URLs of files, are not)")
-    parser.add_argument("--rtsp-transport", choices=("tcp", "udp", "auto"), default=None,
-                        help="rtsp:// streams: RTP inside the RTSP connection (tcp, the default), over udp, or auto "
-                        "(FFmpeg tries UDP, then TCP)")
-    parser.add_argument("--reconnect", type=float, default=None, metavar="SECONDS", dest="reconnect_s",
-                        help="a live stream or camera lost mid-run is reconnected (a try at once, then after waits of "
-                        "0.5, 1, 2, 4 and then 5 s) for up to SECONDS after its last frame, into the same outputs "
-                        "(default 30; 0: off, the run ends)")
-    parser.add_argument("--no-hud", action="store_const", const=False, default=None, dest="hud",
-                        help="leave the statistics off the annotated frames")
-    parser.add_argument("--no-display", action="store_const", const=False, default=None, dest="display",
-                        help="no window, even when a display is available")
-    parser.add_argument("--stats-json", metavar="PATH", help="write the run's statistics as JSON")
-    parser.add_argument("--serve", metavar="[HOST:]PORT", default=None, help="a browser view (the video, statistics, "
-                        "classes seen, timeline) on PORT of 127.0.0.1, or of HOST (0.0.0.0: every interface); docs/web.md")
-    parser.add_argument("--serve-token", metavar="TOKEN", default=None, help="asked on every request to the browser "
-                        "view (default: none on loopback, else one made for the run, printed once in its URL)")
-    return parser
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="streamsee",
                                      description="Recognise the ten CIFAR-10 classes in images and video.")
@@ -183,7 +122,7 @@ def run_input(args) -> int:
     from rich.console import Console
 
     from streamsee.core.config import RunConfig, load_config
-    from streamsee.live.pipeline import render_summary, run
+    from streamsee.live.pipeline import run
     from streamsee.video.sinks import check_writable, write_text
 
     config = (load_config(args.config) if args.config else RunConfig()).replace(
@@ -191,30 +130,58 @@ def run_input(args) -> int:
         objectness_width=args.objectness_width, min_score=args.min_score,
         realtime=args.realtime, budget_ms=args.budget_ms, queue_size=args.queue_size, timeout_s=args.timeout_s,
         hud=args.hud, display=args.display, smooth=args.smooth, live=args.live, rtsp_transport=args.rtsp_transport,
-        reconnect_s=args.reconnect_s, serve=args.serve, serve_token=args.serve_token)
-    if args.input is not None and args.camera is not None:
-        raise ValueError(f"give an INPUT or --camera, not both (got {args.input!r} and --camera {args.camera!r})")
+        reconnect_s=args.reconnect_s, serve=args.serve, serve_token=args.serve_token, workers=args.workers)
     if args.stats_json:
         check_writable(args.stats_json)
-    camera = int(args.camera) if args.camera is not None and args.camera.isdigit() else args.camera
     console = Console(stderr=True)
+    if len(args.inputs) + len(args.camera) > 1:
+        return run_several_inputs(args, config, console)
+    camera = args.camera[0] if args.camera else None
+    camera = int(camera) if camera is not None and camera.isdigit() else camera
 
     def finished(report) -> None:
         """On every way out once frames were processed (the end, q, Ctrl-C, SIGTERM, an error):
         the statistics file and the summary; main() prints the error's one line after them."""
         if args.stats_json:
             write_text(args.stats_json, json.dumps({"mode": config.mode, **report.to_json()}, indent=1))
-        render_summary(report.snapshot, config.mode, console)
-        console.print(f"{report.snapshot.frames} frames in {report.seconds:.1f} s "
-                      f"({report.frames_per_second:.1f} frames per second)")
-        for name in report.unreadable:
-            console.print(f"streamsee: warning: skipped {name!r}: not a readable image", markup=False, highlight=False)
+        summarise(report, config.mode, console)
 
-    report = run(config, args.input, camera, output=args.output, jsonl=args.jsonl, masks=args.save_masks,
-                 console=console, finished=finished)
+    report = run(config, args.inputs[0] if args.inputs else None, camera, output=args.output, jsonl=args.jsonl,
+                 masks=args.save_masks, console=console, finished=finished)
     if report.ended != "end of input":
         console.print(f"streamsee: stopped: {report.ended}")
     return 0
+
+
+def summarise(report, mode: str, console, name: str | None = None) -> None:
+    """A source's end-of-run table and figures, and the images it skipped."""
+    from streamsee.live.pipeline import render_summary
+
+    render_summary(report.snapshot, mode, console, name)
+    console.print(f"{name + ': ' if name else ''}{report.snapshot.frames} frames in {report.seconds:.1f} s "
+                  f"({report.frames_per_second:.1f} frames per second)")
+    for image in report.unreadable:
+        console.print(f"streamsee: warning: skipped {image!r}: not a readable image", markup=False, highlight=False)
+
+
+def run_several_inputs(args, config, console) -> int:
+    """Several inputs and cameras at once (live.several): a summary for each; the statistics file holds every
+    source's; exit status 2 when one of them failed (each said in its line)."""
+    from streamsee.live.several import run_several
+    from streamsee.video.sinks import write_text
+
+    figures: dict[str, dict] = {}
+
+    def finished(name: str, report) -> None:
+        figures[name] = report.to_json()
+        summarise(report, config.mode, console, name)
+        if args.stats_json:  # rewritten as each source ends: what ended first is kept whatever comes later
+            write_text(args.stats_json, json.dumps({"mode": config.mode, "sources": figures}, indent=1))
+
+    reports = run_several(config, args.inputs, args.camera, output=args.output, jsonl=args.jsonl,
+                          masks=args.save_masks, console=console, finished=finished)
+    fine = ("end of input", "quit from the window")
+    return 0 if all(report is not None and report.ended in fine for report in reports) else EXIT_USER_ERROR
 
 
 def run_classify(args) -> int:
@@ -352,7 +319,9 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         command = COMMANDS[args.command]
     else:
-        args = build_run_parser().parse_args(argv)
+        from streamsee.live.options import build_run_parser
+
+        args = build_run_parser(__version__, SUBCOMMANDS).parse_intermixed_args(argv)  # INPUTs before, between and after the options
         command = run_input
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:

@@ -55,3 +55,13 @@ def wallpapers() -> None:
     if missing:
         need(f"needs Debian's wallpapers in {WALLPAPER_FOLDER} ({len(missing)} missing, e.g. {missing[0]!r}): "
              f"apt-get install {' '.join(WALLPAPER_PACKAGES)}")
+
+
+@pytest.fixture(scope="module")
+def ray_instance():
+    """A real local Ray instance (2 CPUs) for a test module of the batch command; skips without the cluster extra."""
+    ray = pytest.importorskip("ray", reason="needs the cluster extra: pip install -e '.[cluster]'")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    yield ray
+    ray.shutdown()

@@ -103,15 +103,6 @@ def test_batch_without_ray_says_which_extra_to_install(tmp_path, monkeypatch, ca
 # --- a real local Ray instance ---------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def ray_instance():
-    ray = pytest.importorskip("ray", reason="needs the cluster extra: pip install -e '.[cluster]'")
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
-    yield ray
-    ray.shutdown()
-
-
-@pytest.fixture(scope="module")
 def first_run(ray_instance, tmp_path_factory):
     """Three 1 s clips, the bundled photo and a corrupt file, through segment mode on two workers."""
     root = tmp_path_factory.mktemp("batch")

@@ -5,7 +5,6 @@ instance with two workers running a clip in three chunks against the same clip w
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from fractions import Fraction
@@ -206,15 +205,6 @@ def test_a_failed_chunk_fails_its_input_and_keeps_what_came_before(tmp_path):
 
 
 # --- a real local Ray instance ----------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def ray_instance():
-    ray = pytest.importorskip("ray", reason="needs the cluster extra: pip install -e '.[cluster]'")
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
-    yield ray
-    ray.shutdown()
-
 
 def rows(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]

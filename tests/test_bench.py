@@ -23,10 +23,10 @@ def no_tensorflow(weights, inputs, repeats):
 def report(cifar_path, media):
     settings = BenchSettings(frames=2, sizes=((640, 480),), data=str(cifar_path), backgrounds=str(media("negatives")),
                              scenes=4, scaling_counts=(1, 8), scaling_frames=1, windows_width=32, matmul_side=256,
-                             fc_side=128, live_frames=15)
+                             fc_side=128, live_frames=15, sources=(1, 2), source_frames=3)
     lines = []
     measured = run_bench(settings, lines.append, time_tensorflow=no_tensorflow)
-    assert [line[:3] for line in lines] == ["0/6", "1/6", "2/6", "3/6", "4/6", "5/6", "6/6"]
+    assert list(dict.fromkeys(line[:3] for line in lines)) == ["0/7", "1/7", "2/7", "3/7", "4/7", "5/7", "6/7", "7/7"]
     return json.loads(json.dumps(measured))  # what --json writes
 
 
@@ -74,6 +74,13 @@ def test_the_report_carries_every_part(report):
     assert live["frames"] == 15 and live["results"] >= 1
     assert 0 < live["p50_ms"] <= live["p95_ms"] and 0 < live["frame_latency_p50_ms"] <= live["frame_latency_p95_ms"]
     assert live["p95_ms"] == live["cost"]["result_age_p95_ms"]  # the age the budget holds (live.governor)
+    rows = report["sources"]["rows"]
+    assert [(row["sources"], row["client"]) for row in rows] == [(1, False), (1, True), (2, False), (2, True)]
+    for row in rows:  # every source ran all its frames; a watching client received the video
+        assert len(row["fps_per_source"]) == row["sources"] and all(fps > 0 for fps in row["fps_per_source"])
+        assert row["fps_total"] > 0 and row["frames_each"] == 3
+        assert (row["client_kib"] > 0) == row["client"]
+    assert rows[0]["total_over_one_source"] == 1.0
 
 
 def test_each_ratio_is_the_quotient_of_its_parts(report):
@@ -176,6 +183,7 @@ def test_sizes_are_parsed():
     (["--sizes", "640x480,16x16"], "'640x480,16x16'"),
     (["--frames", "0"], "'0'"),
     (["--frames", "many"], "'many'"),
+    (["--sources", "1,two"], "'two'"),
     (["--input", "no-such-clip.mp4"], "'no-such-clip.mp4'"),
     (["--plot", "bench.jpg"], "'bench.jpg'"),
     (["--json", "no-such-folder/bench.json"], "'no-such-folder/bench.json'"),

@@ -27,25 +27,31 @@ def one_line_error(result, *words, code=2):
         assert word in result.stderr, result.stderr
 
 
-@pytest.mark.slow
-def test_udp_stream_from_ffmpeg_to_annotated_video(tmp_path):
-    port = free_port(socket.SOCK_DGRAM)
-    url = f"udp://127.0.0.1:{port}"
-    out, stats = tmp_path / "out.mp4", tmp_path / "stats.json"
-    reader = subprocess.Popen([sys.executable, "-m", "streamsee.cli", url, "--mode", "segment", "--timeout", "3",
-                               "--output", str(out), "--stats-json", str(stats)],
+def run_on_udp(port: int, *args, seconds: float = 4, timeout: float = 120) -> tuple[int, str]:
+    """`streamsee ARGS` run while ffmpeg sends the sample for `seconds` to udp://127.0.0.1:PORT (once streamsee
+    listens: datagrams sent before are lost); its exit status and stderr."""
+    reader = subprocess.Popen([sys.executable, "-m", "streamsee.cli", *map(str, args)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
-        while not udp_port_taken(port):  # streamsee listens first: datagrams sent before are lost
+        while not udp_port_taken(port):
             assert reader.poll() is None and time.monotonic() < deadline, reader.communicate()[1]
             time.sleep(0.05)
-        process = sender(url, 4)
+        process = sender(f"udp://127.0.0.1:{port}", seconds)
         assert process.wait(timeout=30) == 0
-        _, stderr = reader.communicate(timeout=60)
+        _, stderr = reader.communicate(timeout=timeout)
     finally:
         reader.kill()
-    assert reader.returncode == 0, stderr
+    return reader.returncode, stderr
+
+
+@pytest.mark.slow
+def test_udp_stream_from_ffmpeg_to_annotated_video(tmp_path):
+    port = free_port(socket.SOCK_DGRAM)
+    out, stats = tmp_path / "out.mp4", tmp_path / "stats.json"
+    code, stderr = run_on_udp(port, f"udp://127.0.0.1:{port}", "--mode", "segment", "--timeout", "3",
+                              "--output", out, "--stats-json", stats)
+    assert code == 0, stderr
     figures = json.loads(stats.read_text())
     assert figures["frames"] + figures["dropped"] >= 60  # about 100 sent in 4 s
     assert figures["latency_p95_ms"] < 1000

@@ -1,6 +1,6 @@
 """The browser view (streamsee.live.web): a real server on a free loopback port, real HTTP clients (http.client,
 raw sockets), the command line end to end, and a real browser (Debian's chromium, headless, driven through its
-DevTools protocol over aiohttp's WebSocket client)."""
+DevTools protocol over aiohttp's WebSocket client: tests/devtools.py)."""
 
 from __future__ import annotations
 
@@ -9,31 +9,33 @@ import http.client
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
+from functools import partial
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
 import pytest
+from devtools import Chromium, Tab, chromium_path, connect
 from needs import need
 
 from streamsee.core.result import PathResult, Result
 from streamsee.core.snapshot import Snapshot
-from streamsee.live.web import BOUNDARY, BrowserView, ServeError
+from streamsee.live.web import BOUNDARY, BrowserView, ServeError, WebServer
+from streamsee.live.web_feed import Feed
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "streamsee" / "samples" / "sample.mp4"
 
 
-def picture(number: int, height: int = 120, width: int = 160) -> np.ndarray:
+def picture(number: int, background=(40, 90, 160), height: int = 120, width: int = 160) -> np.ndarray:
     """A frame that differs from the one before: a moving square and its number."""
-    image = np.full((height, width, 3), (40, 90, 160), np.uint8)
+    image = np.full((height, width, 3), background, np.uint8)
     x = (number * 7) % (width - 30)
     cv2.rectangle(image, (x, 30), (x + 30, 60), (255, 255, 255), -1)
     cv2.putText(image, str(number), (5, height - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 255, 255), 2)
@@ -46,9 +48,12 @@ def snapshot(frames: int) -> Snapshot:
 
 
 class Pipeline:
-    """A stand-in for the pipeline's thread: a new frame, results and figures every `every` seconds."""
+    """A stand-in for the pipeline's thread: a new frame, results and figures every `every` seconds, to a
+    BrowserView or to one Feed of a WebServer."""
 
-    def __init__(self, view: BrowserView, every: float = 0.02, make=picture):
+    def __init__(self, view: BrowserView | Feed, every: float = 0.02, make=picture):
+        if isinstance(view, Feed):  # what a BrowserView does with them
+            view = SimpleNamespace(show=view.put, observe=view.observe, update=partial(setattr, view, "snapshot"))
         self.view, self.every, self.make = view, every, make
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
@@ -130,7 +135,7 @@ def test_the_page_loads(served):
     response = get(served.server.port, "/")
     page = response.read().decode()
     assert response.status == 200 and response.headers["Content-Type"].startswith("text/html")
-    assert '<img id="video"' in page and "stream.mjpg" in page and "EventSource" in page and "disconnected" in page
+    assert '<img class="video"' in page and "stream.mjpg" in page and "EventSource" in page and "disconnected" in page
     assert "script-src 'sha256-" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert served.lines == [f"browser view: open http://127.0.0.1:{served.server.port}/"]
@@ -343,89 +348,130 @@ def test_the_command_line_serves_the_run_to_a_client(tmp_path):
 # The real browser ------------------------------------------------------------------------------------------
 
 
-async def devtools(url: str, page_url: str, view: BrowserView) -> dict:
-    """Open `page_url` in the chromium whose DevTools answer at `url`; what the page showed, as it ran and after
-    the server stopped."""
-    import aiohttp
+@pytest.fixture(scope="module")
+def chromium():
+    """Debian's chromium, headless, shared by this module's browser tests: the HTTP address of its DevTools."""
+    path = chromium_path()
+    if path is None:
+        need("needs Debian's chromium for the browser test (apt-get install chromium)")
+    browser = Chromium(path, 1000, 700)
+    try:
+        yield browser.devtools
+    finally:
+        browser.close()
 
-    async with aiohttp.ClientSession() as session:
-        async with session.get(f"{url}/json/list") as response:
-            target = next(t for t in await response.json() if t["type"] == "page")
-        async with session.ws_connect(target["webSocketDebuggerUrl"], max_msg_size=2**26) as socket_:
-            ids = iter(range(1, 10**6))
 
-            async def call(method: str, **params):
-                number = next(ids)
-                await socket_.send_json({"id": number, "method": method, "params": params})
-                while (message := await socket_.receive_json()).get("id") != number:
-                    pass  # an event
-                return message["result"]
+def in_browser(chromium: str, page_url: str, look) -> dict:
+    """Open `page_url` in the chromium whose DevTools answer at `chromium`; what `look(tab)` (a coroutine
+    function) found there."""
 
-            async def evaluate(expression: str):
-                return (await call("Runtime.evaluate", expression=expression))["result"].get("value")
+    async def run() -> dict:
+        async with connect(chromium) as tab:
+            await tab.open(page_url)
+            return await look(tab)
 
-            async def wait_for(expression: str, limit: float = 20) -> bool:
-                deadline = time.monotonic() + limit
-                while time.monotonic() < deadline:
-                    if await evaluate(expression):
-                        return True
-                    await asyncio.sleep(0.1)
-                return False
+    return asyncio.run(run())
 
-            async def screenshot() -> np.ndarray:
-                import base64
 
-                png = base64.b64decode((await call("Page.captureScreenshot", format="png"))["data"])
-                return cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+def from_png(png: bytes) -> np.ndarray:
+    """A screenshot (Tab.screenshot's PNG) as an array (BGR)."""
+    return cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
 
-            await call("Page.navigate", url=page_url)
-            shown = {"live": await wait_for("document.body.dataset.state === 'live'"),
-                     "video": await wait_for("document.getElementById('video').naturalWidth === 160")}
-            await wait_for("document.getElementById('stats').textContent.includes('frames')")
-            shown["stats"] = [await evaluate("document.getElementById('stats').textContent")]
-            shown["screens"] = [await screenshot()]
-            await asyncio.sleep(1.5)
-            shown["stats"].append(await evaluate("document.getElementById('stats').textContent"))
-            shown["screens"].append(await screenshot())
-            shown["seen"] = await evaluate("document.getElementById('seen').textContent")
-            await asyncio.get_running_loop().run_in_executor(None, view.close)
-            shown["disconnected"] = await wait_for("document.getElementById('state').textContent === 'disconnected'")
-            return shown
+
+def part(name: str, source: str | None = None) -> str:
+    """JavaScript for an element of a source's panel (of the first panel when no source is named)."""
+    within = f'[data-source="{source}"] ' if source is not None else ""
+    return f"document.querySelector('{within}.{name}')"
 
 
 @pytest.mark.slow
-def test_a_real_browser_shows_the_video_the_stats_and_the_end():
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        need("needs Debian's chromium for the browser test (apt-get install chromium)")
+def test_a_real_browser_shows_the_video_the_stats_and_the_end(chromium):
     lines: list[str] = []
     view = BrowserView("0.0.0.0:0", notify=lines.append)  # with a token, as a phone on the network would see it
     pipeline = Pipeline(view, every=0.04)
-    profile = tempfile.mkdtemp(prefix="streamsee-chromium-")
-    browser = subprocess.Popen([chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                                "--remote-debugging-port=0", f"--user-data-dir={profile}", "--window-size=1000,700",
-                                "about:blank"], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    page_url = re.search(r"open (\S+)", lines[0])[1].replace(f"//{socket.gethostname()}:", "//127.0.0.1:")
+
+    async def look(tab: Tab) -> dict:
+        shown = {"live": await tab.wait_for("document.body.dataset.state === 'live'"),
+                 "video": await tab.wait_for(f"{part('video')}.naturalWidth === 160"),
+                 "panels": await tab.evaluate("document.querySelectorAll('.panel').length"),
+                 "name": await tab.evaluate("document.getElementById('name').textContent")}
+        await tab.wait_for(f"{part('stats')}.textContent.includes('frames')")
+        shown["stats"] = [await tab.evaluate(f"{part('stats')}.textContent")]
+        shown["screens"] = [from_png(await tab.screenshot())]
+        await asyncio.sleep(1.5)
+        shown["stats"].append(await tab.evaluate(f"{part('stats')}.textContent"))
+        shown["screens"].append(from_png(await tab.screenshot()))
+        shown["seen"] = await tab.evaluate(f"{part('seen')}.textContent")
+        await asyncio.get_running_loop().run_in_executor(None, view.close)
+        shown["disconnected"] = await tab.wait_for("document.getElementById('state').textContent === 'disconnected'")
+        shown["greyed"] = await tab.evaluate(f"getComputedStyle({part('video')}).filter")
+        return shown
+
     try:
-        deadline, url = time.monotonic() + 60, None
-        while url is None and time.monotonic() < deadline:
-            line = browser.stderr.readline()
-            if not line:
-                break
-            if found := re.search(r"DevTools listening on (ws://[^/]+)/", line):
-                url = found[1].replace("ws://", "http://")
-        assert url, "chromium did not start its DevTools server"
-        page_url = re.search(r"open (\S+)", lines[0])[1].replace(f"//{socket.gethostname()}:", "//127.0.0.1:")
-        shown = asyncio.run(devtools(url, page_url, view))
+        shown = in_browser(chromium, page_url, look)
     finally:
         pipeline.close()
         view.close()
-        browser.kill()
-        browser.wait()
-        shutil.rmtree(profile, ignore_errors=True)
-    assert shown["live"] and shown["video"]
+    assert shown["live"] and shown["video"] and shown["panels"] == 1 and shown["name"] == "video"
     first, second = shown["screens"]
     assert first.std() > 10 and second.std() > 10  # not blank
     assert np.abs(first.astype(int) - second).sum() > 0  # the video moved
     assert shown["stats"][0] != shown["stats"][1] and "latency p95 ms" in shown["stats"][0]
     assert "segment:" in shown["seen"]
-    assert shown["disconnected"]
+    assert shown["disconnected"] and "grayscale" in shown["greyed"]
+
+
+RED, BLUE = (30, 30, 200), (200, 30, 30)  # BGR
+
+
+@pytest.mark.slow
+def test_a_real_browser_shows_every_source_in_its_own_panel(chromium):
+    server = WebServer("127.0.0.1:0")
+    feeds = {"0": server.add_feed("red camera"), "1": server.add_feed("blue camera")}
+    pipelines = [Pipeline(feeds["0"], every=0.04, make=lambda number: picture(number, RED)),
+                 Pipeline(feeds["1"], every=0.04, make=lambda number: picture(number, BLUE))]
+
+    async def look(tab: Tab) -> dict:
+        shown = {"live": await tab.wait_for("document.body.dataset.state === 'live'"),
+                 "videos": [await tab.wait_for(f"{part('video', source)}.naturalWidth === 160") for source in feeds],
+                 "filled": [await tab.wait_for(f"{part('stats', source)}.textContent.includes('frames')")
+                            for source in feeds],
+                 "panels": await tab.evaluate("[...document.querySelectorAll('.panel')].map((panel) => "
+                                              "[panel.dataset.source, panel.querySelector('.name').textContent])"),
+                 "name": await tab.evaluate("document.getElementById('name').textContent"),
+                 "stats": [], "screens": []}
+        for _ in range(2):
+            shown["stats"].append([await tab.evaluate(f"{part('stats', source)}.textContent") for source in feeds])
+            shown["screens"].append([from_png(await tab.screenshot(f'[data-source="{source}"] .video')) for source in feeds])
+            await asyncio.sleep(1.0)
+        shown["seen"] = [await tab.evaluate(f"{part('seen', source)}.textContent") for source in feeds]
+        shown["timeline"] = [await tab.evaluate(f"{part('timeline', source)}.children.length") for source in feeds]
+        await tab.open(server.url() + "?source=1")  # that one alone, as before
+        shown["alone"] = await tab.wait_for(f"{part('video', '1')}.naturalWidth === 160 && "
+                                            "document.querySelectorAll('.panel').length === 1")
+        shown["alone screen"] = from_png(await tab.screenshot(".video"))
+        return shown
+
+    try:
+        shown = in_browser(chromium, server.url(), look)
+    finally:
+        for pipeline in pipelines:
+            pipeline.close()
+        server.close()
+    assert shown["live"] and shown["videos"] == [True, True] and shown["filled"] == [True, True]
+    assert shown["panels"] == [["0", "red camera"], ["1", "blue camera"]] and shown["name"] == "2 sources"
+
+    def colour(image: np.ndarray) -> str:
+        blue, _, red = image.reshape(-1, 3).mean(axis=0)
+        return "red" if red > blue + 60 else "blue" if blue > red + 60 else "neither"
+
+    (red, blue), (red_later, blue_later) = shown["screens"]
+    for image, later in ((red, red_later), (blue, blue_later)):
+        assert image.shape[1] >= 160 and image.std() > 10 and later.std() > 10  # not blank
+        assert np.abs(image.astype(int) - later).sum() > 0  # the video moved
+    assert [colour(image) for image in (red, red_later, blue, blue_later)] == ["red", "red", "blue", "blue"]
+    for earlier, later in zip(*shown["stats"]):
+        assert "latency p95 ms" in earlier and earlier != later  # filled, and changing
+    assert all("segment:" in seen for seen in shown["seen"]) and all(count > 0 for count in shown["timeline"])
+    assert shown["alone"] and colour(shown["alone screen"]) == "blue"

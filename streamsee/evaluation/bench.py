@@ -7,7 +7,8 @@ warm-up, medians and p95:
 3. every 32x32 window classified in batches against one pass of the class FCN;
 4. the class FCN on each runtime (LiteRT float and int8, TensorFlow, OpenCV DNN) (bench_limit);
 5. the paths' multiply-adds per second against this CPU's peak, measured in the same run;
-6. the whole file job against the bare path, per mode, and live latency with a 30 fps source.
+6. the whole file job against the bare path, per mode, and live latency with a 30 fps source;
+7. 1, 2 and 4 sources at once, with and without a browser client (bench_sources; alone: --only sources).
 The report (JSON) carries everything measured, with `ratios` and `live` for quick reading; speed
 targets are checked here, never in timed unit tests.
 """
@@ -43,6 +44,8 @@ class BenchSettings:
     fc_side: int = 1024
     live_frames: int = 150
     live_fps: int = 30
+    sources: tuple[int, ...] = (1, 2, 4)  # sources at once, part 7
+    source_frames: int = 40  # frames of each
 
 
 def parse_sizes(text: str) -> tuple[tuple[int, int], ...]:
@@ -90,7 +93,7 @@ def run_bench(settings: BenchSettings, progress=None, time_tensorflow=None) -> d
     started = time.perf_counter()
     report: dict = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": bench_limit.cpu_features()}
     frames = bench_parts.decode_frames(settings.input, settings.frames)
-    say("0/6 this CPU's peak multiply-add rate (again in 5/6)")
+    say("0/7 this CPU's peak multiply-add rate (again in 5/7)")
     first_peak = bench_limit.measure_peak(settings.matmul_side, settings.fc_side)
     report["settings"] = {"input": settings.input or "bundled sample", "frames": len(frames),
                           "native_size": size_key(frames[0].shape[1::-1]), "sizes": [size_key(s) for s in settings.sizes],
@@ -98,10 +101,10 @@ def run_bench(settings: BenchSettings, progress=None, time_tensorflow=None) -> d
                           "scaling_counts": list(settings.scaling_counts), "scaling_frames": settings.scaling_frames}
     report["paths"] = {}
     for size in settings.sizes:
-        say(f"1/6 FCN path and box path at {size_key(size)}, {len(frames)} frames")
+        say(f"1/7 FCN path and box path at {size_key(size)}, {len(frames)} frames")
         report["paths"][size_key(size)] = bench_parts.bench_paths(bench_parts.resized(frames, size), settings.repeats)
 
-    say("2/6 proposals: real frames, composed scenes, objects per frame")
+    say("2/7 proposals: real frames, composed scenes, objects per frame")
     test = load_cifar10(settings.data, "test")
     photos = folder_backgrounds(settings.backgrounds)
     rng = np.random.default_rng(2)
@@ -112,23 +115,28 @@ def run_bench(settings: BenchSettings, progress=None, time_tensorflow=None) -> d
     report["proposals"]["scaling"] = bench_parts.bench_scaling(backgrounds, test.images, settings.scaling_counts,
                                                                settings.scaling_frames)
 
-    say("3/6 every 32x32 window one by one against one FCN pass")
+    say("3/7 every 32x32 window one by one against one FCN pass")
     report["windows"] = bench_parts.bench_windows(frames_640[0], settings.windows_width or WORKING_WIDTH, settings.repeats)
 
-    say("4/6 the class FCN on each runtime")
+    say("4/7 the class FCN on each runtime")
     with ScoreMap() as scores:
         inputs = [scores.shrink(frame) for frame in frames_640]
     report["runtimes"] = bench_limit.bench_runtimes(inputs, settings.repeats, bench_parts.summary, time_tensorflow)
 
-    say("5/6 this CPU's peak multiply-add rate, again")
+    say("5/7 this CPU's peak multiply-add rate, again")
     peak = bench_limit.best_peak(first_peak, bench_limit.measure_peak(settings.matmul_side, settings.fc_side))
     report["limit"] = bench_limit.distance_to_limit(peak, report["runtimes"], report["paths"])
 
-    say(f"6/6 file job against the bare path; live at {settings.live_fps} fps")
+    say(f"6/7 file job against the bare path; live at {settings.live_fps} fps")
     pipeline = bench_parts.bench_pipeline(settings.input, frames, RunConfig().budget_ms, settings.live_frames,
                                           settings.live_fps)
     report["live"] = pipeline.pop("live")
     report["pipeline"] = pipeline
+    from streamsee.evaluation.bench_sources import bench_sources
+
+    say(f"7/7 {', '.join(map(str, settings.sources))} sources at once, with and without a browser client")
+    report["sources"] = bench_sources(settings.input, settings.sources, settings.source_frames,
+                                      progress=lambda line: say(f"7/7 {line}"))
     report["ratios"] = ratios(report)
     report["seconds"] = round(time.perf_counter() - started, 1)
     return report
@@ -153,6 +161,9 @@ def add_bench_parser(commands, default_data: str) -> None:
     bench.add_argument("--data", default=default_data, help=f"CIFAR-10, for composed scenes (default: {default_data})")
     bench.add_argument("--backgrounds", default=BenchSettings.backgrounds,
                        help="photos the scenes are composed on (default: %(default)s)")
+    bench.add_argument("--sources", metavar="N,N,...", default="1,2,4",
+                       help="part 7: how many sources at once, each run with and without a browser client (default 1,2,4)")
+    bench.add_argument("--only", choices=("sources",), default=None, help="measure part 7 alone")
 
 
 def check_output(path: str | None, flag: str, suffix: str | None = None) -> Path | None:
@@ -173,13 +184,23 @@ def run_bench_command(args, time_tensorflow=None) -> int:
 
     from streamsee.evaluation.bench_render import render_bench
 
+    sources = tuple(parse_count("--sources", part) for part in args.sources.split(","))
     settings = BenchSettings(input=args.input, frames=parse_count("--frames", args.frames), sizes=parse_sizes(args.sizes),
-                             data=args.data, backgrounds=args.backgrounds)
+                             data=args.data, backgrounds=args.backgrounds, sources=sources)
     json_path = check_output(args.json, "--json")
     plot_path = check_output(args.plot, "--plot", ".png")
     if plot_path is not None and importlib.util.find_spec("matplotlib") is None:
         raise ValueError("--plot needs matplotlib: pip install 'streamsee[bench]'")
     status = Console(stderr=True)
+    if args.only == "sources":
+        from streamsee.evaluation.bench_sources import bench_sources, render_sources
+
+        report = bench_sources(settings.input, settings.sources, settings.source_frames,
+                               progress=lambda line: status.print(f"streamsee bench: {line}", highlight=False))
+        render_sources(report, Console())
+        if json_path is not None:
+            json_path.write_text(json.dumps(report, indent=1) + "\n")
+        return 0
     report = run_bench(settings, lambda line: status.print(f"streamsee bench: {line}", highlight=False),
                        time_tensorflow)
     render_bench(report, Console())

@@ -114,6 +114,10 @@ def render_bench(report: dict, console) -> None:
         comparison, bound = TARGETS[key]
         table.add_row(key, "-" if value is None else f"{value:.3f}", f"{comparison} {bound:g}", meets(value, comparison, bound))
     console.print(table)
+    if "sources" in report:
+        from streamsee.evaluation.bench_sources import render_sources
+
+        render_sources(report["sources"], console)
 
 
 def plot_bench(report: dict, path: os.PathLike | str) -> None:

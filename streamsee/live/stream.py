@@ -18,6 +18,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +28,7 @@ from streamsee.core.result import PathResult, Result
 from streamsee.live.analyser import Analyser
 from streamsee.live.governor import CostGovernor
 from streamsee.live.stats import Stats
+from streamsee.live.turns import Turns
 from streamsee.video.sources import Frame
 
 END = object()  # no more items: passed from producer to worker to caller
@@ -97,15 +99,19 @@ class Stream(Resource):
 
     >>> with Stream(source, analyser) as stream:
     ...     for item in stream: ...
+
+    Several sources in one run each have their own Stream (threads, budget, statistics) and Analyser
+    (its smoothing follows one source), sharing `turns` (live.turns): the analyses that run at once.
     """
 
     def __init__(self, source, analyser: Analyser, queue_size: int = 4, budget_ms: float = 250.0,
-                 live: bool | None = None, notify: Callable[[str], None] | None = None):
+                 live: bool | None = None, notify: Callable[[str], None] | None = None, turns: Turns | None = None):
         self.source = source
         self.analyser = analyser
         self.live = source.live if live is None else live
         self.stills = source.stills  # unrelated photos: each analysed on its own, nothing smoothed across them
         self.budget_ms = budget_ms
+        self.turns = turns  # several sources in one run: the analysis they share (None: this stream's own)
         self.frames: queue.Queue = queue.Queue(maxsize=queue_size)  # files: producer -> worker
         self.newest = Newest()  # live: producer -> worker
         # -> the caller; live, a frame waiting there only ages, so few wait (the producer waits instead)
@@ -169,8 +175,12 @@ class Stream(Resource):
             self.stats.path(mode).count(analysed=False)
 
     def _analyse(self, item: Frame) -> list[PathResult]:
-        with self.stats.stage("analyse"):
-            outputs = self.analyser(item.image, still=self.stills)
+        asked = time.perf_counter()
+        with self.turns or nullcontext():
+            if self.turns is not None:
+                self.stats.add_stage("wait for a turn", (time.perf_counter() - asked) * 1000)
+            with self.stats.stage("analyse"):
+                outputs = self.analyser(item.image, still=self.stills)
         for output in outputs:
             self.stats.add_stage(f"analyse {output.mode}", output.latency_ms)
             path = self.stats.path(output.mode)

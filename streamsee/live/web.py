@@ -253,22 +253,13 @@ class WebServer(Resource):
         return response
 
 
-class BrowserView(Resource):
-    """The pipeline's view of one source in the browser, used like its Window and TerminalView: show(image)
-    hands over the newest frame (and is always True: the browser never ends a run), observe(outputs, timestamp)
-    the results, update(snapshot) the statistics; `watched` while a client watches the video. Prints the URL
-    to open (with the token when it was generated: the only time it is shown) through `notify`."""
+class FeedView:
+    """One source's view in the browser, used like its Window and TerminalView: show(image) hands over the
+    newest frame (and is always True: the browser never ends a run), observe(outputs, timestamp) the results,
+    update(snapshot) the statistics; `watched` while a client watches its video."""
 
-    def __init__(self, address: str = "127.0.0.1:0", token: str | None = None, source: str = "video",
-                 notify: Callable[[str], None] | None = None):
-        self.server = WebServer(address, token)
-        self.feed = self.server.add_feed(source)
-        say = notify or (lambda line: print(f"streamsee: {line}", file=sys.stderr, flush=True))
-        if self.server.generated:
-            say(f"browser view: open {self.server.url()} (a token made for this run, not shown again)")
-        else:
-            say(f"browser view: open {self.server.url(with_token=False)}"
-                + (" with ?token=YOUR-TOKEN" if self.server.token else ""))
+    def __init__(self, feed: Feed):
+        self.feed = feed
 
     @property
     def watched(self) -> bool:
@@ -284,8 +275,27 @@ class BrowserView(Resource):
     def update(self, snapshot: Snapshot, force: bool = False) -> None:
         self.feed.snapshot = snapshot
 
+
+class BrowserView(FeedView, Resource):
+    """The browser view of a run: the server, and a FeedView per source (`views`, in the order of `source`: one
+    name or a list); used directly it is the first source's view. Prints the URL to open (with the token when
+    it was generated: the only time it is shown) through `notify`."""
+
+    def __init__(self, address: str = "127.0.0.1:0", token: str | None = None, source: str | list[str] = "video",
+                 notify: Callable[[str], None] | None = None):
+        self.server = WebServer(address, token)
+        names = [source] if isinstance(source, str) else list(source)
+        self.views = [FeedView(self.server.add_feed(name)) for name in names]
+        super().__init__(self.views[0].feed)
+        say = notify or (lambda line: print(f"streamsee: {line}", file=sys.stderr, flush=True))
+        if self.server.generated:
+            say(f"browser view: open {self.server.url()} (a token made for this run, not shown again)")
+        else:
+            say(f"browser view: open {self.server.url(with_token=False)}"
+                + (" with ?token=YOUR-TOKEN" if self.server.token else ""))
+
     def close(self) -> None:
         self.server.close()
 
 
-__all__ = ["BrowserView", "ServeError", "WebServer"]
+__all__ = ["BrowserView", "FeedView", "ServeError", "WebServer"]

@@ -1,7 +1,9 @@
 """The browser view's one page (live.web serves it at /): self-contained, no file read, nothing fetched from
-elsewhere. The video is an <img> on /stream.mjpg; the statistics, the classes seen and the timeline come as
-server-sent events from /events; when they stop (the run ended, the server stopped) the page says
-"disconnected" and greys the last frame. Everything from the server is set as text, never as HTML.
+elsewhere. One panel per source the server names (its `hello` event), in a grid; ?source=ID shows that one
+alone; with one source the panel takes the whole page. Each panel has the source's name, its annotated video
+(an <img> on /stream.mjpg?source=ID) and, from the server-sent events on /events that carry its id, its
+statistics, the classes seen now and the timeline. When the events stop (the run ended, the server stopped)
+the page says "disconnected" and greys the last frames. Everything from the server is set as text, never as HTML.
 
 CSP allows exactly this page's script and style (by their SHA-256), images and events from the server itself.
 """
@@ -18,9 +20,12 @@ h1 { font-size: 1.1em; margin: 0; }
 #state { margin-left: auto; padding: .1em .6em; border-radius: .3em; background: #555; }
 body[data-state=live] #state { background: #1a7f37; }
 body[data-state=disconnected] #state { background: #b3261e; }
-body[data-state=disconnected] #video { opacity: .4; filter: grayscale(1); }
-main { display: flex; flex-wrap: wrap; gap: 1em; padding: 1em; }
-#video { max-width: min(100%, 960px); background: #000; min-width: 320px; min-height: 180px; }
+body[data-state=disconnected] .video { opacity: .4; filter: grayscale(1); }
+main { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 420px), 1fr)); gap: 1em; padding: 1em; }
+.panel { display: flex; flex-wrap: wrap; gap: 1em; align-content: start; min-width: 0; }
+.panel > .name { flex-basis: 100%; margin: 0; font-size: 1.05em; color: #eee; }
+.panel:only-child > .name { display: none; }
+.video { max-width: min(100%, 960px); background: #000; min-width: 320px; min-height: 180px; }
 aside { flex: 1; min-width: 260px; }
 h2 { font-size: 1em; margin: .8em 0 .3em; color: #aaa; }
 table { border-collapse: collapse; } td, th { padding: .1em .6em; text-align: right; } td:first-child { text-align: left; }
@@ -33,16 +38,23 @@ SCRIPT = """
 const params = new URLSearchParams(location.search);
 const token = params.get("token");
 const fps = Number(params.get("fps")) > 0 ? Number(params.get("fps")) : 10;
-let source = params.get("source");  // null: the first source the server names
+const only = params.get("source");  // null: every source the server names
 const $ = (id) => document.getElementById(id);
 const url = (path, query) => {
   const parts = query.concat(token ? ["token=" + encodeURIComponent(token)] : []).filter(Boolean);
   return parts.length ? path + "?" + parts.join("&") : path;
 };
-const mine = (message) => source === null || message.source === source;
-function startVideo() {
-  $("video").src = url("stream.mjpg", ["fps=" + fps, source ? "source=" + encodeURIComponent(source) : "",
-                                       "t=" + Date.now()]);
+let panels = new Map();  // source id: its panel's elements
+function makePanel(source) {
+  const root = $("panel").content.firstElementChild.cloneNode(true);
+  root.dataset.source = source;
+  const part = (name) => root.querySelector("." + name);
+  return { source, root, name: part("name"), video: part("video"), stats: part("stats"), seen: part("seen"),
+           timeline: part("timeline") };
+}
+function startVideo(panel) {
+  panel.video.src = url("stream.mjpg", ["fps=" + fps, "source=" + encodeURIComponent(panel.source),
+                                        "t=" + Date.now()]);
 }
 function setState(state) { document.body.dataset.state = state; $("state").textContent = state; }
 function addRow(table, cells, tag = "td") {
@@ -59,15 +71,15 @@ const ROWS = [
   ["analysed / skipped", (m) => m.analysed + " / " + m.skipped, (p) => p.analysed + " / " + p.skipped],
   ["dropped", (m) => String(m.dropped), () => ""],
 ];
-function showStats(m) {
+function showStats(panel, m) {
   const paths = Object.entries(m.paths || {});
-  const table = $("stats");
+  const table = panel.stats;
   table.replaceChildren();
   addRow(table, ["", "run", ...paths.map(([name]) => name)], "th");
   for (const [label, run, path] of ROWS) addRow(table, [label, run(m), ...paths.map(([, p]) => path(p))]);
 }
-function showSeen(m) {
-  const box = $("seen");
+function showSeen(panel, m) {
+  const box = panel.seen;
   box.replaceChildren();
   for (const [path, classes] of Object.entries(m.seen)) {
     const line = document.createElement("div");
@@ -84,8 +96,8 @@ function showSeen(m) {
     box.append(line);
   }
 }
-function showTimeline(m) {
-  const list = $("timeline");
+function showTimeline(panel, m) {
+  const list = panel.timeline;
   list.replaceChildren();
   for (const entry of m.timeline.slice().reverse()) {
     const item = document.createElement("li");
@@ -96,22 +108,31 @@ function showTimeline(m) {
   }
 }
 const events = new EventSource(url("events", []));
-let lost = false;
-events.onopen = () => { setState("live"); if (lost) startVideo(); lost = false; };
-events.onerror = () => { setState("disconnected"); lost = true; };
+events.onopen = () => setState("live");
+events.onerror = () => setState("disconnected");
 const on = (name, show) => events.addEventListener(name, (event) => {
   const message = JSON.parse(event.data);
-  if (mine(message)) show(message);
+  const panel = panels.get(message.source);
+  if (panel) show(panel, message);
 });
+// the sources, on every (re)connection: a panel for each (the one asked for alone), each video (re)started
 events.addEventListener("hello", (event) => {
-  const sources = JSON.parse(event.data).sources;
-  const chosen = sources.find((s) => s.source === source) || sources[0];
-  if (chosen) { source = chosen.source; $("name").textContent = chosen.name; }
+  const named = JSON.parse(event.data).sources;
+  const shown = only === null ? named : [named.find((s) => s.source === only) || named[0]].filter(Boolean);
+  const fresh = new Map();
+  for (const { source, name } of shown) {
+    const panel = panels.get(source) || makePanel(source);
+    panel.name.textContent = name;
+    fresh.set(source, panel);
+    startVideo(panel);
+  }
+  panels = fresh;
+  $("panels").replaceChildren(...[...panels.values()].map((panel) => panel.root));
+  $("name").textContent = shown.length === 1 ? shown[0].name : shown.length + " sources";
 });
 on("stats", showStats);
 on("seen", showSeen);
 on("timeline", showTimeline);
-startVideo();
 """
 
 PAGE = f"""<!doctype html>
@@ -119,10 +140,11 @@ PAGE = f"""<!doctype html>
 <title>streamsee</title><style>{STYLE}</style></head>
 <body data-state="connecting">
 <header><h1>streamsee</h1><span id="name"></span><span id="state">connecting</span></header>
-<main><img id="video" alt="the annotated video">
-<aside><h2>statistics</h2><table id="stats"></table>
-<h2>classes seen now</h2><div id="seen"></div>
-<h2>timeline</h2><ol id="timeline"></ol></aside></main>
+<main id="panels"></main>
+<template id="panel"><section class="panel"><h2 class="name"></h2><img class="video" alt="the annotated video">
+<aside><h2>statistics</h2><table class="stats"></table>
+<h2>classes seen now</h2><div class="seen"></div>
+<h2>timeline</h2><ol class="timeline"></ol></aside></section></template>
 <script>{SCRIPT}</script>
 </body></html>
 """

@@ -79,3 +79,62 @@ class TerminalView(Resource):
         if not self.closed:
             self._display.stop()
             self.closed = True
+
+
+def sources_table(rows: list[tuple[str, Snapshot | None, int | None]]) -> Table:
+    """Several sources, one row each: (name, newest snapshot or None, total frames if known)."""
+    table = Table(title="streamsee: every source", title_justify="left")
+    for column in ("source", "frames", "source fps", "analysed fps", "latency p50 ms", "p95 ms", "skipped", "dropped"):
+        table.add_column(column, justify="left" if column == "source" else "right")
+    for name, snapshot, total in rows:
+        if snapshot is None:
+            table.add_row(name, "starting", *[""] * 6)
+            continue
+        frames = f"{snapshot.frames}/{total}" if total else str(snapshot.frames)
+        table.add_row(name, frames, f"{snapshot.source_fps:.1f}", f"{snapshot.analysed_fps:.1f}",
+                      f"{snapshot.latency_p50_ms:.0f}", f"{snapshot.latency_p95_ms:.0f}", str(snapshot.skipped),
+                      str(snapshot.dropped))
+    return table
+
+
+class SourcesBoard(Resource):
+    """Several sources in one terminal view: a table with a row per source, redrawn in place at most every
+    REFRESH_SECONDS. `views[i]` is source i's, used like a TerminalView (update(snapshot, force=False))."""
+
+    def __init__(self, sources: list[tuple[str, int | None]], console: Console | None = None):
+        self.console = console or Console(stderr=True)
+        self.names = [name for name, _ in sources]
+        self.totals = [total for _, total in sources]
+        self.snapshots: list[Snapshot | None] = [None] * len(sources)
+        self.views = [_BoardRow(self, index) for index in range(len(sources))]
+        self._last = 0.0
+        self._display = Live(self._table(), console=self.console, auto_refresh=False)
+        self._display.start()
+        self.closed = False
+
+    def _table(self) -> Table:
+        return sources_table(list(zip(self.names, self.snapshots, self.totals)))
+
+    def update(self, index: int, snapshot: Snapshot, force: bool = False) -> None:
+        self.snapshots[index] = snapshot
+        now = time.perf_counter()
+        if self.closed or (not force and now - self._last < REFRESH_SECONDS):
+            return
+        self._last = now
+        self._display.update(self._table(), refresh=True)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._display.update(self._table(), refresh=True)
+            self._display.stop()
+            self.closed = True
+
+
+class _BoardRow:
+    """Source `index`'s row of a SourcesBoard."""
+
+    def __init__(self, board: SourcesBoard, index: int):
+        self.board, self.index = board, index
+
+    def update(self, snapshot: Snapshot, force: bool = False) -> None:
+        self.board.update(self.index, snapshot, force)
