@@ -101,7 +101,7 @@ RULES = {
     "serve_token": (lambda v: v is None or isinstance(v, str) and re.fullmatch(r"[!-~]{8,200}", v) is not None,
                     "8 to 200 printable ASCII characters without spaces, or left out (generated for a non-loopback host)"),
     "workers": (lambda v: v is None or _integer(v) and 1 <= v <= 64,
-                "a whole number from 1 to 64, or left out for one per two cores"),
+                "a whole number from 1 to 64, or left out for two"),
 }
 FLOATS = ("min_score", "budget_ms", "timeout_s", "reconnect_s", "smooth")  # ints are accepted for these and stored as floats
 
@@ -127,7 +127,7 @@ class RunConfig:
     smooth: float = 0.6               # video and live: share of the smoothed state a new frame keeps (0: off; live.smoothing)
     serve: str | None = None          # the browser view's [HOST:]PORT (live.web); None: none
     serve_token: str | None = None    # the browser view's token (required on every request); None: generated off loopback
-    workers: int | None = None        # several sources: frames analysed at once (live.turns); None: one per two cores
+    workers: int | None = None        # several sources: frames analysed at once (live.turns); None: two
 
     def __post_init__(self):
         for key, (valid, accepted) in RULES.items():

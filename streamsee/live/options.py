@@ -64,7 +64,7 @@ def build_run_parser(version: str, subcommands: tuple[str, ...] = ()) -> argpars
                         help="no window, even when a display is available")
     parser.add_argument("--stats-json", metavar="PATH", help="write the run's statistics as JSON")
     parser.add_argument("--workers", type=int, default=None, help="several inputs: frames analysed at once, the "
-                        "inputs taking turns (default: one per two cores)")
+                        "inputs taking turns (default 2)")
     parser.add_argument("--serve", metavar="[HOST:]PORT", default=None, help="a browser view (the video, statistics, "
                         "classes seen, timeline) on PORT of 127.0.0.1, or of HOST (0.0.0.0: every interface); docs/web.md")
     parser.add_argument("--serve-token", metavar="TOKEN", default=None, help="asked on every request to the browser "
