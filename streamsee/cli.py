@@ -181,6 +181,8 @@ def run_several_inputs(args, config, console) -> int:
     reports = run_several(config, args.inputs, args.camera, output=args.output, jsonl=args.jsonl,
                           masks=args.save_masks, console=console, finished=finished)
     fine = ("end of input", "quit from the window")
+    if any(report is not None and report.ended == "quit from the window" for report in reports):
+        console.print("streamsee: stopped: quit from the window")
     return 0 if all(report is not None and report.ended in fine for report in reports) else EXIT_USER_ERROR
 
 

@@ -439,3 +439,52 @@ def test_the_command_line_shows_annotated_frames_and_quits_on_q(xvfb, tmp_path):
             assert sum(1 for _ in container.decode(video=0)) in (written, written + 1)
         return
     pytest.fail("the window stayed black in three runs")
+
+
+def test_several_sources_show_as_a_grid_and_q_ends_them_all(xvfb, tmp_path):
+    """Two sources at once with a window: the screen shows their grid (two tiles side by side, 1280x360); q
+    ends both runs, each output holding every frame drawn so far."""
+    from PIL import ImageGrab
+
+    sample = "streamsee/samples/sample.mp4"
+    for attempt in range(3):  # opencv-python's Qt now and then leaves a new window black (see Window)
+        out, rows = tmp_path / f"out{attempt}", tmp_path / f"rows{attempt}"
+        env = {key: value for key, value in os.environ.items() if key != "WAYLAND_DISPLAY"}
+        env["DISPLAY"] = xvfb
+        process = subprocess.Popen([sys.executable, "-m", "streamsee.cli", sample, sample, "--mode", "segment",
+                                    "--realtime", "--output", str(out), "--jsonl", str(rows)], cwd=ROOT, env=env,
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        user = XInput(xvfb)
+        try:
+            deadline = time.monotonic() + 60
+            while min(rows_written(rows / f"{name}.jsonl") for name in ("sample", "sample-2")) < 15:
+                assert process.poll() is None and time.monotonic() < deadline, process.communicate()[1]
+                time.sleep(0.1)
+            screen = np.asarray(ImageGrab.grab(xdisplay=xvfb).convert("L"))
+            lit = np.argwhere(screen > 10)
+            if len(lit) < 1280 * 360 * 0.5:
+                process.kill()
+                process.communicate()
+                continue
+            top, left = lit.min(axis=0)
+            bottom, right = lit.max(axis=0)
+            user.move(int((left + right) // 2), int((top + bottom) // 2))
+            user.press("q")
+            _, stderr = process.communicate(timeout=20)
+        finally:
+            user.close()
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+        assert process.returncode == 0, stderr
+        assert "quit from the window" in stderr and "Traceback" not in stderr
+        assert right - left + 1 >= 1200 and bottom - top + 1 <= 420  # one row of two 640x360 tiles
+        halves = screen[top:bottom + 1, left:(left + right) // 2], screen[top:bottom + 1, (left + right) // 2:right + 1]
+        assert all(half.std() > 20 for half in halves)  # a picture in each tile, not a flat colour
+        for name in ("sample", "sample-2"):
+            written = len((rows / f"{name}.jsonl").read_text().splitlines())
+            assert 15 <= written < 150  # stopped before the sample's 150 frames ended
+            with av.open(str(out / f"{name}.mp4")) as container:
+                assert sum(1 for _ in container.decode(video=0)) in (written, written + 1)
+        return
+    pytest.fail("the window stayed black in three runs")
