@@ -307,8 +307,10 @@ COMMANDS = {"classify": run_classify, "evaluate": run_evaluate, "train": run_tra
             "batch": run_batch}
 
 
-class Terminated(Exception):
-    """SIGTERM arrived: raised in the main thread so that every output is finalised on the way out."""
+class Terminated(BaseException):
+    """SIGTERM arrived: raised in the main thread so that every output is finalised on the way out. A
+    BaseException, as KeyboardInterrupt is: code that handles a failure of its own (`except Exception`) lets
+    it through."""
 
 
 def _terminate(signum, frame) -> None:

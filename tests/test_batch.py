@@ -208,8 +208,7 @@ def test_ctrl_c_cancels_cleanly_and_finalises_what_was_written(tmp_path):
 
 
 def test_a_signal_while_a_task_is_submitted_is_held_until_it_is_recorded():
-    pytest.importorskip("ray", reason="needs the cluster extra: pip install -e '.[cluster]'")
-    from streamsee.batch.driver import signals_held
+    from streamsee.core.signals import signals_held
 
     class Terminated(Exception):
         pass

@@ -1,10 +1,12 @@
 """Ctrl-C and SIGTERM in the middle of a run: a clean stop, and an output that plays and holds
 every frame rendered so far."""
 
+import json
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import av
 import pytest
@@ -44,3 +46,36 @@ def test_a_signal_mid_run_finalises_the_output(media, tmp_path, signum, code, wo
     with av.open(str(out)) as container:  # finalised: it opens, decodes, and holds every frame rendered
         decoded = sum(1 for _ in container.decode(video=0))
     assert frames <= decoded <= frames + 1  # the signal may land between writing a frame and its row
+
+
+@pytest.mark.parametrize("signum, code, word", [(signal.SIGINT, 130, "interrupted"),
+                                                (signal.SIGTERM, 143, "terminated")])
+def test_a_signal_ends_every_source_of_a_run_each_finalised(media, tmp_path, signum, code, word):
+    clip = media("videos/car-detection.mp4")
+    out, rows = tmp_path / "out", tmp_path / "rows"
+    process = subprocess.Popen([sys.executable, "-m", "streamsee.cli", str(clip), "streamsee/samples/sample.mp4",
+                                "--mode", "segment", "--realtime", "--no-display", "--output", str(out),
+                                "--jsonl", str(rows), "--stats-json", str(tmp_path / "stats.json"), "--budget-ms", "60000"],
+                               cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, preexec_fn=hears_ctrl_c)
+    names = ("car-detection", "sample")
+    try:
+        deadline = time.monotonic() + 120
+        while (min(rows_written(rows / f"{name}.jsonl") for name in names) < 10 and time.monotonic() < deadline
+               and process.poll() is None):
+            time.sleep(0.2)
+        assert process.poll() is None, process.stderr.read()
+        process.send_signal(signum)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == code, stderr
+    said = [line for line in stderr.splitlines() if line.startswith("streamsee: ")]
+    assert len(said) == 1 and word in said[0] and said == stderr.strip().splitlines()[-1:], stderr
+    assert stderr.count("frames in") == 2  # each source's summary
+    figures = json.loads((tmp_path / "stats.json").read_text())["sources"]
+    for name in names:
+        frames = rows_written(rows / f"{name}.jsonl")
+        assert 10 <= frames <= figures[name]["frames"]  # frames captured: a few may not have been drawn
+        with av.open(str(out / f"{name}.mp4")) as container:
+            assert frames <= sum(1 for _ in container.decode(video=0)) <= frames + 1

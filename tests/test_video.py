@@ -81,3 +81,42 @@ def test_bad_video_input_is_one_line(tmp_path, name, content, message):
 def test_output_type_is_checked_before_work(media, tmp_path):
     result = streamsee(media("videos/dog.mp4"), "--output", tmp_path / "out.gif")
     assert result.returncode == 2 and "out.gif" in result.stderr
+
+
+def test_a_signal_while_a_frame_is_written_loses_no_packet(tmp_path):
+    """Ctrl-C landing between the encoder giving packets back and their muxing lost them: with x264's delay
+    the first such packets hold the keyframe, and the finalised file decoded to nothing. The write now
+    finishes, then the signal is delivered."""
+    import os
+    import signal
+    import time
+
+    import numpy as np
+
+    from streamsee.video.sinks import VideoSink
+
+    sink = VideoSink(tmp_path / "out.mp4", 10, (64, 48))
+    encoder = sink.stream
+
+    class InterruptedOnPackets:  # the stream, but a signal arrives as soon as encode() gives packets back
+        def __getattr__(self, name):
+            return getattr(encoder, name)
+
+        def encode(self, frame):
+            packets = encoder.encode(frame)
+            if packets:
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.1)  # the handler would have run by now
+            return packets
+
+    sink.stream = InterruptedOnPackets()
+    rng, written = np.random.default_rng(0), 0
+    with pytest.raises(KeyboardInterrupt):
+        for index in range(60):
+            sink.write(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8), index / 10)
+            written += 1
+    sink.stream = encoder
+    sink.close()
+    assert 0 < written < 59
+    with av.open(str(tmp_path / "out.mp4")) as container:  # every frame handed to the encoder, the last included
+        assert sum(1 for _ in container.decode(video=0)) == written + 1

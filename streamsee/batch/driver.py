@@ -21,12 +21,9 @@ import json
 import logging
 import math
 import os
-import signal
-import threading
 import time
 import warnings
 from collections import deque
-from contextlib import contextmanager
 
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayError, RayTaskError
@@ -37,29 +34,10 @@ from streamsee.batch.inputs import Job, is_done, plan
 from streamsee.batch.summary import REFRESH, BatchReport, BatchView
 from streamsee.batch.worker import BatchWorker, Outcome
 from streamsee.core.config import RunConfig
+from streamsee.core.signals import signals_held
 from streamsee.video.sinks import check_writable, write_text
 
 GRACE = 15.0  # seconds the workers get to finalise their current input after Ctrl-C
-
-
-@contextmanager
-def signals_held():
-    """Ctrl-C and SIGTERM held back (and delivered on leaving, to the handlers there before) while a task
-    is submitted and recorded: one arriving between the two would leave a task running that nobody
-    tracks, so winding down would neither stop it nor collect what it finalised."""
-    if threading.current_thread() is not threading.main_thread():  # signal handlers live in the main thread
-        yield
-        return
-    caught: list[int] = []
-    held = {signum: signal.signal(signum, lambda number, frame: caught.append(number))
-            for signum in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for signum, handler in held.items():
-            signal.signal(signum, handler)
-        for signum in caught:
-            signal.raise_signal(signum)
 
 
 def one_line(error: BaseException) -> str:

@@ -25,7 +25,7 @@ from streamsee.core.config import RunConfig
 from streamsee.core.resource import Resource
 from streamsee.live.analyser import Analyser
 from streamsee.live.source_run import RunReport, SourceRun, ended_by, print_on_stderr
-from streamsee.live.stream import END, POLL, Failed, Stream
+from streamsee.live.stream import END, POLL, Analysed, Failed, Stream
 from streamsee.live.turns import Turns
 from streamsee.render.display import Window, display_available
 from streamsee.render.grid import GridAnnotator
@@ -151,14 +151,15 @@ def process_several(runs: list[SourceRun], names: list[str], window: Window | No
     tiles: list = [None] * len(runs)
     shown_at = 0.0
 
-    def end(index: int, error: BaseException | None = None) -> None:
+    def end(index: int, error: BaseException | None = None, said: bool = True) -> None:
+        """End source `index` (with the error that ended it), saying what went wrong unless `said` is False."""
         done[index] = True
         try:
             reports[index] = runs[index].end(error)
         except Exception as failure:  # noqa: BLE001 - its outputs could not be finalised: said, the others go on
-            error = failure
+            error, said = failure, True
         problem = ended_by(error) if error is not None else runs[index].failed
-        if problem:
+        if problem and said:
             notify(f"{names[index]}: {problem}")
 
     try:
@@ -183,16 +184,16 @@ def process_several(runs: list[SourceRun], names: list[str], window: Window | No
                     continue
                 tiles[index] = shown
                 now = time.perf_counter()
-                if now - shown_at >= 1 / WINDOW_FPS or item.analysed:
+                if now - shown_at >= 1 / WINDOW_FPS or isinstance(item, Analysed) and item.analysed:
                     shown_at = now
                     if not window.show(grid.annotate(tiles)):
                         for run in runs:
                             run.ended = "quit from the window"
                         break
-    except BaseException as error:
+    except BaseException as error:  # the whole run's (Ctrl-C, SIGTERM, the window's): said once, by the caller
         for index in range(len(runs)):
             if not done[index]:
-                end(index, error)
+                end(index, error, said=False)
         raise
     for index in range(len(runs)):
         if not done[index]:

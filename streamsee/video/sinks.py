@@ -22,6 +22,7 @@ import numpy as np
 
 from streamsee.core.resource import Resource
 from streamsee.core.result import PathResult
+from streamsee.core.signals import signals_held
 
 
 class OutputError(PermissionError):
@@ -282,15 +283,17 @@ class VideoSink(FileOutput):
         frame = av.VideoFrame.from_ndarray(image[: self.stream.height, : self.stream.width], format="bgr24")
         frame.pts = self.pts(timestamp)
         frame.time_base = self.time_base
-        self.container.mux(self.stream.encode(frame))
+        with signals_held():  # packets the encoder gave back are written, or the file may lose its keyframe
+            self.container.mux(self.stream.encode(frame))
         self.frames += 1
 
     def write_audio(self, packet) -> None:
-        if self.audio is not None:
-            packet.stream = self.audio
-            self.container.mux(packet)
-        elif self.transcoder is not None:
-            self.container.mux(self.transcoder.encode(packet))
+        with signals_held():
+            if self.audio is not None:
+                packet.stream = self.audio
+                self.container.mux(packet)
+            elif self.transcoder is not None:
+                self.container.mux(self.transcoder.encode(packet))
 
     def _finish(self) -> None:
         try:
