@@ -13,6 +13,7 @@ import pytest
 from needs import hears_ctrl_c
 
 pytestmark = pytest.mark.slow  # real-time runs interrupted
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def rows_written(path):
@@ -21,24 +22,31 @@ def rows_written(path):
     return max((len(file.read_text().splitlines()) for file in files), default=0)
 
 
-@pytest.mark.parametrize("signum, code, word", [(signal.SIGINT, 130, "interrupted"),
-                                                (signal.SIGTERM, 143, "terminated")])
-def test_a_signal_mid_run_finalises_the_output(media, tmp_path, signum, code, word):
-    clip = media("videos/car-detection.mp4")  # 30 s at 12.5 fps, played in real time
-    out, rows = tmp_path / "out.mp4", tmp_path / "rows.jsonl"
-    process = subprocess.Popen([sys.executable, "-m", "streamsee.cli", str(clip), "--mode", "segment", "--realtime",
-                                "--no-display", "--output", str(out), "--jsonl", str(rows)],
+def signal_mid_run(args: list, rows: list[Path], least: int, signum: int) -> tuple[int, str]:
+    """`streamsee ARGS` (from the repository root), sent `signum` once every JSON lines file in `rows` holds
+    `least` rows; its exit status and stderr."""
+    process = subprocess.Popen([sys.executable, "-m", "streamsee.cli", *map(str, args)], cwd=ROOT,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=hears_ctrl_c)
     try:
         deadline = time.monotonic() + 120
-        while rows_written(rows) < 20 and time.monotonic() < deadline and process.poll() is None:
+        while min(map(rows_written, rows)) < least and time.monotonic() < deadline and process.poll() is None:
             time.sleep(0.2)
         assert process.poll() is None, process.stderr.read()
         process.send_signal(signum)
         _, stderr = process.communicate(timeout=60)
     finally:
         process.kill()
-    assert process.returncode == code, stderr
+    return process.returncode, stderr
+
+
+@pytest.mark.parametrize("signum, code, word", [(signal.SIGINT, 130, "interrupted"),
+                                                (signal.SIGTERM, 143, "terminated")])
+def test_a_signal_mid_run_finalises_the_output(media, tmp_path, signum, code, word):
+    clip = media("videos/car-detection.mp4")  # 30 s at 12.5 fps, played in real time
+    out, rows = tmp_path / "out.mp4", tmp_path / "rows.jsonl"
+    returncode, stderr = signal_mid_run([clip, "--mode", "segment", "--realtime", "--no-display", "--output", out,
+                                         "--jsonl", rows], [rows], 20, signum)
+    assert returncode == code, stderr
     assert "Traceback" not in stderr and word in stderr.strip().splitlines()[-1]  # the summary, then one line
     assert "frames in" in stderr
     frames = rows_written(rows)
@@ -53,23 +61,12 @@ def test_a_signal_mid_run_finalises_the_output(media, tmp_path, signum, code, wo
 def test_a_signal_ends_every_source_of_a_run_each_finalised(media, tmp_path, signum, code, word):
     clip = media("videos/car-detection.mp4")
     out, rows = tmp_path / "out", tmp_path / "rows"
-    process = subprocess.Popen([sys.executable, "-m", "streamsee.cli", str(clip), "streamsee/samples/sample.mp4",
-                                "--mode", "segment", "--realtime", "--no-display", "--output", str(out),
-                                "--jsonl", str(rows), "--stats-json", str(tmp_path / "stats.json"), "--budget-ms", "60000"],
-                               cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, preexec_fn=hears_ctrl_c)
     names = ("car-detection", "sample")
-    try:
-        deadline = time.monotonic() + 120
-        while (min(rows_written(rows / f"{name}.jsonl") for name in names) < 10 and time.monotonic() < deadline
-               and process.poll() is None):
-            time.sleep(0.2)
-        assert process.poll() is None, process.stderr.read()
-        process.send_signal(signum)
-        _, stderr = process.communicate(timeout=60)
-    finally:
-        process.kill()
-    assert process.returncode == code, stderr
+    returncode, stderr = signal_mid_run([clip, "streamsee/samples/sample.mp4", "--mode", "segment", "--realtime",
+                                         "--no-display", "--output", out, "--jsonl", rows, "--stats-json",
+                                         tmp_path / "stats.json", "--budget-ms", "60000"],
+                                        [rows / f"{name}.jsonl" for name in names], 10, signum)
+    assert returncode == code, stderr
     said = [line for line in stderr.splitlines() if line.startswith("streamsee: ")]
     assert len(said) == 1 and word in said[0] and said == stderr.strip().splitlines()[-1:], stderr
     assert stderr.count("frames in") == 2  # each source's summary
