@@ -395,42 +395,52 @@ def rows_written(path: Path) -> int:
     return len(files[0].read_text().splitlines()) if files else 0
 
 
+def quit_from_the_window(xvfb: str, args: list, rows: list[Path], least: int, lit_least: int):
+    """`streamsee ARGS` with a window on `xvfb`: once every JSON lines file in `rows` holds `least` rows, the
+    screen is grabbed and q pressed on the window's middle. (exit status, stderr, screen, lit box top, left,
+    bottom, right), or None when fewer than `lit_least` pixels were lit (opencv-python's Qt now and then
+    leaves a new window black: see Window) and the run was killed."""
+    from PIL import ImageGrab
+
+    env = {key: value for key, value in os.environ.items() if key != "WAYLAND_DISPLAY"}
+    env["DISPLAY"] = xvfb
+    process = subprocess.Popen([sys.executable, "-m", "streamsee.cli", *map(str, args)], cwd=ROOT, env=env,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    user = XInput(xvfb)
+    try:
+        deadline = time.monotonic() + 60
+        while min(map(rows_written, rows)) < least:  # under its partial name until the end
+            assert process.poll() is None and time.monotonic() < deadline, process.communicate()[1]
+            time.sleep(0.1)
+        screen = np.asarray(ImageGrab.grab(xdisplay=xvfb).convert("L"))
+        lit = np.argwhere(screen > 10)
+        if len(lit) < lit_least:
+            return None
+        (top, left), (bottom, right) = lit.min(axis=0), lit.max(axis=0)
+        user.move(int((left + right) // 2), int((top + bottom) // 2))
+        user.press("q")
+        _, stderr = process.communicate(timeout=20)
+        return process.returncode, stderr, screen, top, left, bottom, right
+    finally:
+        user.close()
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
 def test_the_command_line_shows_annotated_frames_and_quits_on_q(xvfb, tmp_path):
     """streamsee on the sample, in real time, with a window: the screen shows the annotated video;
     q stops the run, and the output holds every frame drawn so far. The FCN path, the fast one: with
     the box path a slow machine (AVX2, int8 ten times slower) reached the 25th row only as the
     clip ended, so q came after the run."""
-    from PIL import ImageGrab
-
-    for attempt in range(3):  # opencv-python's Qt now and then leaves a new window black (see Window)
+    for attempt in range(3):
         out, rows = tmp_path / f"out{attempt}.mp4", tmp_path / f"rows{attempt}.jsonl"
-        env = {key: value for key, value in os.environ.items() if key != "WAYLAND_DISPLAY"}
-        env["DISPLAY"] = xvfb
-        process = subprocess.Popen([sys.executable, "-m", "streamsee.cli", "streamsee/samples/sample.mp4", "--mode", "segment",
-                                    "--realtime", "--output", str(out), "--jsonl", str(rows)], cwd=ROOT, env=env,
-                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        user = XInput(xvfb)
-        try:
-            deadline = time.monotonic() + 60
-            while rows_written(rows) < 25 and time.monotonic() < deadline:  # under its partial name until the end
-                assert process.poll() is None, process.communicate()[1]
-                time.sleep(0.1)
-            screen = np.asarray(ImageGrab.grab(xdisplay=xvfb).convert("L"))
-            lit = np.argwhere(screen > 10)
-            if len(lit) < 640 * 480 * 0.5:
-                process.kill()
-                process.communicate()
-                continue
-            centre = lit.mean(axis=0).astype(int)
-            user.move(int(centre[1]), int(centre[0]))
-            user.press("q")
-            _, stderr = process.communicate(timeout=20)
-        finally:
-            user.close()
-            if process.poll() is None:
-                process.kill()
-                process.communicate()
-        assert process.returncode == 0, stderr
+        ran = quit_from_the_window(xvfb, ["streamsee/samples/sample.mp4", "--mode", "segment", "--realtime",
+                                          "--output", out, "--jsonl", rows], [rows], 25, 640 * 480 // 2)
+        if ran is None:
+            continue
+        returncode, stderr, screen, *_ = ran
+        assert returncode == 0, stderr
         assert "quit from the window" in stderr and "Traceback" not in stderr
         assert screen.std() > 20  # a picture, not a flat colour
         written = len(rows.read_text().splitlines())
@@ -444,44 +454,22 @@ def test_the_command_line_shows_annotated_frames_and_quits_on_q(xvfb, tmp_path):
 def test_several_sources_show_as_a_grid_and_q_ends_them_all(xvfb, tmp_path):
     """Two sources at once with a window: the screen shows their grid (two tiles side by side, 1280x360); q
     ends both runs, each output holding every frame drawn so far."""
-    from PIL import ImageGrab
-
-    sample = "streamsee/samples/sample.mp4"
-    for attempt in range(3):  # opencv-python's Qt now and then leaves a new window black (see Window)
+    sample, names = "streamsee/samples/sample.mp4", ("sample", "sample-2")
+    for attempt in range(3):
         out, rows = tmp_path / f"out{attempt}", tmp_path / f"rows{attempt}"
-        env = {key: value for key, value in os.environ.items() if key != "WAYLAND_DISPLAY"}
-        env["DISPLAY"] = xvfb
-        process = subprocess.Popen([sys.executable, "-m", "streamsee.cli", sample, sample, "--mode", "segment",
-                                    "--realtime", "--output", str(out), "--jsonl", str(rows)], cwd=ROOT, env=env,
-                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        user = XInput(xvfb)
-        try:
-            deadline = time.monotonic() + 60
-            while min(rows_written(rows / f"{name}.jsonl") for name in ("sample", "sample-2")) < 15:
-                assert process.poll() is None and time.monotonic() < deadline, process.communicate()[1]
-                time.sleep(0.1)
-            screen = np.asarray(ImageGrab.grab(xdisplay=xvfb).convert("L"))
-            lit = np.argwhere(screen > 10)
-            if len(lit) < 1280 * 360 * 0.5:
-                process.kill()
-                process.communicate()
-                continue
-            top, left = lit.min(axis=0)
-            bottom, right = lit.max(axis=0)
-            user.move(int((left + right) // 2), int((top + bottom) // 2))
-            user.press("q")
-            _, stderr = process.communicate(timeout=20)
-        finally:
-            user.close()
-            if process.poll() is None:
-                process.kill()
-                process.communicate()
-        assert process.returncode == 0, stderr
+        ran = quit_from_the_window(xvfb, [sample, sample, "--mode", "segment", "--realtime", "--output", out,
+                                          "--jsonl", rows], [rows / f"{name}.jsonl" for name in names], 15,
+                                   1280 * 360 // 2)
+        if ran is None:
+            continue
+        returncode, stderr, screen, top, left, bottom, right = ran
+        assert returncode == 0, stderr
         assert "quit from the window" in stderr and "Traceback" not in stderr
         assert right - left + 1 >= 1200 and bottom - top + 1 <= 420  # one row of two 640x360 tiles
-        halves = screen[top:bottom + 1, left:(left + right) // 2], screen[top:bottom + 1, (left + right) // 2:right + 1]
+        middle = (left + right) // 2
+        halves = screen[top:bottom + 1, left:middle], screen[top:bottom + 1, middle:right + 1]
         assert all(half.std() > 20 for half in halves)  # a picture in each tile, not a flat colour
-        for name in ("sample", "sample-2"):
+        for name in names:
             written = len((rows / f"{name}.jsonl").read_text().splitlines())
             assert 15 <= written < 150  # stopped before the sample's 150 frames ended
             with av.open(str(out / f"{name}.mp4")) as container:
