@@ -41,6 +41,23 @@ def cifar_test(cifar_path):
 
 
 @pytest.fixture(scope="session")
+def cifar_sample(cifar_test, tmp_path_factory) -> Path:
+    """A folder in CIFAR-10's JPEG layout holding the first 50 test images of each class (500): for
+    checks of a command's or report's form, where the whole test set only costs time."""
+    import cv2
+    import numpy as np
+
+    from streamsee.core.labels import CLASSES
+
+    root = tmp_path_factory.mktemp("cifar-sample")
+    for class_id, name in enumerate(CLASSES):
+        (root / "test" / name).mkdir(parents=True)
+        for index in np.nonzero(cifar_test.labels == class_id)[0][:50].tolist():
+            cv2.imwrite(str(root / "test" / name / f"{index:05d}.jpg"), cifar_test.images[index])
+    return root
+
+
+@pytest.fixture(scope="session")
 def media():
     return lambda relative: shared_file(MEDIA / relative)
 

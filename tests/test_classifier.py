@@ -74,9 +74,10 @@ def test_evaluate_report(shipped_report):
 
 
 @pytest.mark.slow
-def test_an_ensemble_is_the_mean_of_its_members_scores(cifar_path, cifar_test, shipped_report):
-    alone = shipped_report
-    twice = evaluate_classifier(cifar_path, [DEFAULT_MODEL, DEFAULT_MODEL])  # the mean of equal scores: the same
+def test_an_ensemble_is_the_mean_of_its_members_scores(cifar_sample, cifar_test):
+    alone = evaluate_classifier(cifar_sample, [DEFAULT_MODEL])
+    twice = evaluate_classifier(cifar_sample, [DEFAULT_MODEL, DEFAULT_MODEL])  # the mean of equal scores: the same
+    assert alone.n == 500
     assert (twice.top1, twice.top1_single_view, twice.confusion) == (alone.top1, alone.top1_single_view, alone.confusion)
     assert twice.model == f"{DEFAULT_MODEL} + {DEFAULT_MODEL}"
     float_model = MODELS_DIR / "classifier_float.tflite"
@@ -86,7 +87,7 @@ def test_an_ensemble_is_the_mean_of_its_members_scores(cifar_path, cifar_test, s
         expected = (int8.logits(cifar_test.images[:256]) + fp32.logits(cifar_test.images[:256])) / 2
     np.testing.assert_allclose(pair, expected, rtol=1e-6, atol=1e-6)
     with pytest.raises(ValueError, match="at least one model"):
-        evaluate_classifier(cifar_path, [])
+        evaluate_classifier(cifar_sample, [])
 
 
 @pytest.mark.slow
