@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "(default: ../shared/media/negatives)")
     evaluate.add_argument("--working-width", type=int, default=None, help="FCN working width for --scenes and --footage")
     evaluate.add_argument("--objectness-width", type=int, default=None,
-                          help="the objectness FCN's working width for --scenes and --footage")
+                          help="--scenes and --footage: the objectness FCN on, at this working width (off by default)")
     evaluate.add_argument("--footage", metavar="MEDIA", nargs="?", const="../shared/media", default=None,
                           help="both paths on every file MEDIA/labels.csv lists (default ../shared/media): the top claim "
                           "of 20 frames a clip against its classes, and claims on the files that show none")
@@ -55,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="--footage: smoothing over time as the main job runs video (default 0.6; 0: each frame on its own)")
     evaluate.add_argument("--min-score", type=float, default=None,
                           help="--footage: the box path's least class probability (default: the calibrated threshold)")
+    evaluate.add_argument("--runtime", choices=("auto", "int8", "float"), default=None,
+                          help="--footage: the models' exports, as the main job's --runtime (default auto)")
     evaluate.add_argument("--real-photos", metavar="ARCHIVE", nargs="?", const=DEFAULT_TINY, default=None,
                           help="real photos at 32x32 (Tiny ImageNet val, default " + DEFAULT_TINY + "): share named right, "
                           "share called background, AUROC and FPR95 against CIFAR-10 test, for the shipped classifier "
@@ -130,7 +132,8 @@ def run_input(args) -> int:
         objectness_width=args.objectness_width, min_score=args.min_score,
         realtime=args.realtime, budget_ms=args.budget_ms, queue_size=args.queue_size, timeout_s=args.timeout_s,
         hud=args.hud, display=args.display, smooth=args.smooth, live=args.live, rtsp_transport=args.rtsp_transport,
-        reconnect_s=args.reconnect_s, serve=args.serve, serve_token=args.serve_token, workers=args.workers)
+        reconnect_s=args.reconnect_s, serve=args.serve, serve_token=args.serve_token, workers=args.workers,
+        runtime=args.runtime)
     if args.stats_json:
         check_writable(args.stats_json)
     console = Console(stderr=True)
@@ -223,8 +226,8 @@ def run_evaluate(args) -> int:
 
         settings = {key: value for key, value in (("working_width", args.working_width),
                                                   ("objectness_width", args.objectness_width)) if value is not None}
-        checked = RunConfig().replace(smooth=args.smooth, min_score=args.min_score)  # checked as the main job's
-        settings |= {"smooth": checked.smooth, "min_score": checked.min_score}
+        checked = RunConfig().replace(smooth=args.smooth, min_score=args.min_score, runtime=args.runtime)  # as the main job's
+        settings |= {"smooth": checked.smooth, "min_score": checked.min_score, "runtime": checked.runtime}
         return show(args, evaluate_footage(args.footage, **settings), render_footage_report)
     if args.scenes is not None:
         from streamsee.evaluation.scenes import DEFAULT_BACKGROUNDS, evaluate_scenes, render_scene_report

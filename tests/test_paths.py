@@ -23,7 +23,10 @@ from streamsee.recognition.windows import WindowScores, grid_windows
 # objectness FCN of 2026-12-02's first session, 0.246 and 0.241 before it; 24 scenes are noisy);
 # box path with the fine-tuned box model: recall 0.750 with dlib at 0.92 false boxes per frame
 # (0.720 at 0.83 on all 200), 0.667 with boundieboxies at 0.79 (0.683 at 1.00 on all 200).
-FCN_MIOU_FLOOR = 0.59
+# Since 2026-12-07 the objectness FCN is off by default (it claimed more on real footage without the
+# classes): the default FCN path gives 0.223 on these scenes, 0.219 on all 200; with the objectness FCN
+# (--objectness-width 256) as before.
+FCN_MIOU_FLOOR = {"default": 0.20, "objectness FCN on": 0.59}
 BOX_RECALL_FLOOR = {"boundieboxies": 0.62, "dlib": 0.69}
 FALSE_BOXES_CEILING = {"boundieboxies": 1.2, "dlib": 1.3}
 
@@ -239,10 +242,11 @@ def test_box_path_on_held_out_scenes(scenes, proposals):
     assert report["false_boxes_per_frame"] <= FALSE_BOXES_CEILING[proposals]
 
 
-def test_fcn_on_held_out_scenes(scenes):
-    with Segmenter() as segment:
+@pytest.mark.parametrize("setting", list(FCN_MIOU_FLOOR))
+def test_fcn_on_held_out_scenes(scenes, setting):
+    with Segmenter.at_widths(objectness_width=256 if setting == "objectness FCN on" else None) as segment:
         report = evaluate_fcn(scenes, segment)
-    assert report["miou"] >= FCN_MIOU_FLOOR
+    assert report["miou"] >= FCN_MIOU_FLOOR[setting]
 
 
 def test_regions_under_min_score_are_dropped(scenes):

@@ -57,7 +57,8 @@ def test_folder_in_file_name_order(tmp_path):
     (["missing.jpg"], "missing.jpg"),
     ([SAMPLE, "--output", "/proc/streamsee/out.png"], "/proc/streamsee/out.png"),
     ([SAMPLE, "--mode", "boxes", "--save-masks", "masks"], "--save-masks"),
-    ([SAMPLE, "--objectness-width", "100"], "objectness_width must be a whole number from 64 to 1920, a multiple of 8, not 100"),
+    ([SAMPLE, "--objectness-width", "100"],
+     "objectness_width must be a whole number from 64 to 1920, a multiple of 8, or left out for none, not 100"),
 ])
 def test_failures_are_one_line(tmp_path, args, message):
     result = subprocess.run([sys.executable, "-m", "streamsee.cli", *map(str, args)], cwd=tmp_path,
@@ -66,7 +67,7 @@ def test_failures_are_one_line(tmp_path, args, message):
     assert message in result.stderr and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
 
 
-def test_the_objectness_width_is_a_flag(tmp_path):
+def test_the_objectness_fcn_is_turned_on_by_its_width(tmp_path):
     rows = tmp_path / "rows.jsonl"
     result = streamsee(SAMPLE, "--mode", "segment", "--objectness-width", 160, "--jsonl", rows, "--no-display")
     assert result.returncode == 0, result.stderr

@@ -29,6 +29,7 @@ PRESETS = ("default", "fast", "accurate")
 MODES = ("boxes", "segment", "compare")
 PROPOSAL_METHODS = ("boundieboxies", "dlib")
 RTSP_TRANSPORTS = ("tcp", "udp", "auto")  # a copy of video.capture.RTSP_TRANSPORTS (tests/test_network_sources.py)
+RUNTIMES = ("auto", "int8", "float")  # a copy of recognition.variants.RUNTIMES (tests/test_config.py)
 
 
 class ConfigError(ValueError):
@@ -84,7 +85,7 @@ RULES = {
     "mode": (lambda v: isinstance(v, str) and v in MODES, f"one of {', '.join(MODES)}"),
     "proposals": (lambda v: isinstance(v, str) and v in PROPOSAL_METHODS, f"one of {', '.join(PROPOSAL_METHODS)}"),
     "working_width": WIDTH_RULE,
-    "objectness_width": WIDTH_RULE,
+    "objectness_width": (lambda v: v is None or WIDTH_RULE[0](v), WIDTH_RULE[1] + ", or left out for none"),
     "min_score": (lambda v: v is None or _number(v) and 0 < v < 1,
                   "a number between 0 and 1 (exclusive), or left out for the calibrated threshold"),
     "budget_ms": (lambda v: _number(v) and v > 0, "a number > 0"),
@@ -102,6 +103,7 @@ RULES = {
                     "8 to 200 printable ASCII characters without spaces, or left out (generated for a non-loopback host)"),
     "workers": (lambda v: v is None or _integer(v) and 1 <= v <= 64,
                 "a whole number from 1 to 64, or left out for two"),
+    "runtime": (lambda v: isinstance(v, str) and v in RUNTIMES, f"one of {', '.join(RUNTIMES)}"),
 }
 FLOATS = ("min_score", "budget_ms", "timeout_s", "reconnect_s", "smooth")  # ints are accepted for these and stored as floats
 
@@ -113,7 +115,7 @@ class RunConfig:
     mode: str = "segment"             # box path, FCN path, or both side by side
     proposals: str = "boundieboxies"  # region proposals for the box path
     working_width: int = 160          # FCN working width in pixels (recognition.fcn.WORKING_WIDTH)
-    objectness_width: int = 256       # the objectness FCN's, where objects are and their outline (recognition.fcn.OBJECTNESS_WIDTH)
+    objectness_width: int | None = None  # the objectness FCN at this width (finds small pasted objects); None: off (segmenter)
     min_score: float | None = None    # box path: least class probability kept; None = calibrated
     budget_ms: float = 250.0          # live sources: results drawn within this of capture (live.governor lowers the cost)
     queue_size: int = 4               # frames waiting between the reader and the analyser
@@ -128,6 +130,7 @@ class RunConfig:
     serve: str | None = None          # the browser view's [HOST:]PORT (live.web); None: none
     serve_token: str | None = None    # the browser view's token (required on every request); None: generated off loopback
     workers: int | None = None        # several sources: frames analysed at once (live.turns); None: two
+    runtime: str = "auto"             # the models' exports: the fastest on this machine (timed once, cached), int8 or float
 
     def __post_init__(self):
         for key, (valid, accepted) in RULES.items():

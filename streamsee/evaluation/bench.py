@@ -87,6 +87,7 @@ def run_bench(settings: BenchSettings, progress=None, time_tensorflow=None) -> d
     from streamsee.datasets.cifar10 import load_cifar10
     from streamsee.datasets.scenes import background_crop, compose_set, folder_backgrounds
     from streamsee.evaluation import bench_limit, bench_parts
+    from streamsee.live.analyser import choose_models
     from streamsee.recognition.fcn import WORKING_WIDTH, ScoreMap
 
     say = progress or (lambda line: None)
@@ -100,9 +101,12 @@ def run_bench(settings: BenchSettings, progress=None, time_tensorflow=None) -> d
                           "repeats": settings.repeats, "scenes": settings.scenes,
                           "scaling_counts": list(settings.scaling_counts), "scaling_frames": settings.scaling_frames}
     report["paths"] = {}
+    models = choose_models("compare")  # the exports the main job runs here (int8 or float: timed once, cached)
+    report["exports"] = {name: {"file": f"{choice.path.parent.name}/{choice.path.name}", "threads": choice.threads,
+                                "timings_ms": choice.timings} for name, choice in models.items()}
     for size in settings.sizes:
         say(f"1/7 FCN path and box path at {size_key(size)}, {len(frames)} frames")
-        report["paths"][size_key(size)] = bench_parts.bench_paths(bench_parts.resized(frames, size), settings.repeats)
+        report["paths"][size_key(size)] = bench_parts.bench_paths(bench_parts.resized(frames, size), settings.repeats, models)
 
     say("2/7 proposals: real frames, composed scenes, objects per frame")
     test = load_cifar10(settings.data, "test")

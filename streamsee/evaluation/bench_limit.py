@@ -1,6 +1,6 @@
 """The bench's parts 4 and 5: the same model on each runtime, and how far the paths are from this CPU's limit.
 
-- CPU features: model name, cores, the SIMD flags that decide int8 speed (/proc/cpuinfo).
+- CPU features: model name, cores, the SIMD flags that decide int8 speed (recognition.variants).
 - Multiply-adds of a LiteRT model for an input shape, read from the .tflite itself (convolutions,
   transposed convolutions, fully connected layers): the runtime never imports TensorFlow.
 - This CPU's peak, measured in the same run: a large float32 matrix product (numpy's BLAS) and an
@@ -21,27 +21,10 @@ import numpy as np
 
 from streamsee.recognition.fcn import DEFAULT_FCN
 from streamsee.recognition.runtime import LiteRTModel, quiet_stderr
+from streamsee.recognition.variants import FLAGS, cpu_features  # noqa: F401 (the bench's machine report)
 
-FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16",
-         "avx_vnni", "amx_int8", "amx_bf16")
 FCN_FLOAT = DEFAULT_FCN.with_name("fcn_float.tflite")
 FCN_WEIGHTS = DEFAULT_FCN.with_name("fcn.weights.h5")  # the Keras weights the .tflite files were exported from
-
-
-def cpu_features(cpuinfo: os.PathLike | str = "/proc/cpuinfo") -> dict:
-    """Model name, cores and the SIMD flags of this CPU (those of FLAGS it has), the load when asked."""
-    text = Path(cpuinfo).read_text() if Path(cpuinfo).is_file() else ""
-    fields: dict[str, str] = {}
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        fields.setdefault(key.strip(), value.strip())
-    flags = set(fields.get("flags", "").split())
-    return {"model": fields.get("model name", "unknown"), "logical_cores": os.cpu_count(),
-            "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-            "physical_cores_per_socket": int(fields["cpu cores"]) if fields.get("cpu cores", "").isdigit() else None,
-            "flags": [flag for flag in FLAGS if flag in flags],
-            "int8_dot_product": bool(flags & {"avx512_vnni", "avx_vnni", "amx_int8"}),
-            "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None}
 
 
 @functools.lru_cache(maxsize=64)

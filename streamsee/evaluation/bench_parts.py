@@ -121,14 +121,17 @@ def stages_of(clock: StageClock, total: float) -> dict[str, float]:
     return {**stages, **models}
 
 
-def bench_paths(frames: list[np.ndarray], repeats: int) -> dict:
+def bench_paths(frames: list[np.ndarray], repeats: int, models: dict | None = None) -> dict:
     """Each path per frame at this size, stage by stage, the draw apart; the two paths take turns
-    frame by frame (a shared machine's load drifts alike for both); one warm-up frame each."""
+    frame by frame (a shared machine's load drifts alike for both); one warm-up frame each. `models`: the
+    exports the main job runs (live.analyser.choose_models; default: the shipped int8 ones)."""
     clocks = {"fcn": StageClock(), "boxes": StageClock()}
     draw = {"fcn": HeatmapAnnotator().annotate, "boxes": BoxAnnotator().annotate}
     times: dict[str, dict[str, list[float]]] = {kind: defaultdict(list) for kind in clocks}
     macs: dict[str, list[int]] = {kind: [] for kind in clocks}
-    with Segmenter.at_widths() as segmenter, BoxDetector() as detector:
+    boxes = (models or {}).get("boxes")
+    box_model = {"model_path": boxes.path, "threads": boxes.threads} if boxes else {}
+    with Segmenter.at_widths(models=models) as segmenter, BoxDetector(**box_model) as detector:
         paths = {"fcn": segmenter, "boxes": detector}
         instrument_fcn(segmenter, clocks["fcn"])
         instrument_boxes(detector, clocks["boxes"])

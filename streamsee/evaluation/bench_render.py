@@ -29,6 +29,10 @@ def render_bench(report: dict, console) -> None:
         f"{report['date']}: {machine['model']}, {machine['usable_cores']} cores, flags "
         f"{' '.join(machine['flags']) or 'none of note'}, load {machine['load_average']}; "
         f"{report['settings']['frames']} frames of {report['settings']['input']}"), highlight=False)
+    if report.get("exports"):
+        console.print("exports run here (--runtime auto: int8 or float, threads, the fastest timed once and cached): " + escape(
+            ", ".join(f"{name} {row['file'].rsplit('_', 1)[-1][:-7]} on {row['threads']}" for name, row in report["exports"].items())),
+            highlight=False)
 
     table = Table(title="1. ms per frame: the path at p50, p95; its stages, the draw at p50",
                   box=box.SIMPLE_HEAD, pad_edge=False)

@@ -27,7 +27,7 @@ import numpy as np
 from streamsee.core.labels import CLASSES
 from streamsee.core.result import Result
 from streamsee.live.analyser import Analyser
-from streamsee.recognition.fcn import OBJECTNESS_WIDTH, WORKING_WIDTH
+from streamsee.recognition.fcn import WORKING_WIDTH
 
 DEFAULT_MEDIA = Path("../shared/media")
 LABELS = "labels.csv"
@@ -139,24 +139,25 @@ def at_threshold(report: dict, path: str, min_score: float) -> dict:
 
 def evaluate_footage(media: os.PathLike | str = DEFAULT_MEDIA, frames_per_clip: int = 20,
                      proposals: str = "boundieboxies", working_width: int = WORKING_WIDTH,
-                     objectness_width: int = OBJECTNESS_WIDTH, smooth: float = 0.0, min_score: float | None = None,
-                     analyser: Analyser | None = None) -> dict:
+                     objectness_width: int | None = None, smooth: float = 0.0, min_score: float | None = None,
+                     runtime: str = "auto", analyser: Analyser | None = None) -> dict:
     """Both paths on every file of the media folder's labels.csv: {"files": {path: row}, "summary": ...}.
-    `analyser`: one made beforehand (in "compare" mode) instead of one from the settings; it is closed."""
+    `analyser`: one made beforehand instead of one from the settings (its paths are scored); it is closed."""
     files = read_labels(media)
     rows = {}
     if analyser is None:
         analyser = Analyser("compare", proposals=proposals, working_width=working_width,
-                            objectness_width=objectness_width, smooth=smooth, min_score=min_score)
+                            objectness_width=objectness_width, smooth=smooth, min_score=min_score, runtime=runtime)
     smooth = analyser.smoother.keep
+    paths = analyser.modes
     with analyser:
         for item in files:
             still = item.kind == "photo"
             analyser.smoother.reset()
             frames = sample_frames(Path(media) / item.path, frames_per_clip, lead=LEAD if smooth and not still else 0)
-            tops: dict[str, list] = {path: [] for path in PATHS}
-            claims: dict[str, list] = {path: [] for path in PATHS}
-            top_scores: dict[str, list] = {path: [] for path in PATHS}
+            tops: dict[str, list] = {path: [] for path in paths}
+            claims: dict[str, list] = {path: [] for path in paths}
+            top_scores: dict[str, list] = {path: [] for path in paths}
             for frame, scored in frames:
                 outputs = analyser(frame, still=still)
                 if not scored:
@@ -165,10 +166,11 @@ def evaluate_footage(media: os.PathLike | str = DEFAULT_MEDIA, frames_per_clip: 
                     tops[output.mode].append(top_label(output.result))
                     claims[output.mode].append(len(output.result))
                     top_scores[output.mode].append(float(output.result.score.max(initial=0.0)))
-            rows[item.path] = {"classes": list(item.classes), "kind": item.kind, "frames": len(tops["boxes"]),
-                               **{path: score_file(item, tops[path], claims[path], top_scores[path]) for path in PATHS}}
-    return {"frames_per_clip": frames_per_clip, "smooth": smooth, "min_score": min_score, "files": rows,
-            "summary": summarise(files, rows)}
+            rows[item.path] = {"classes": list(item.classes), "kind": item.kind, "frames": len(tops[paths[0]]),
+                               **{path: score_file(item, tops[path], claims[path], top_scores[path]) for path in paths}}
+    exports = {name: choice.path.name for name, choice in analyser.models.items()}
+    return {"frames_per_clip": frames_per_clip, "smooth": smooth, "min_score": min_score, "exports": exports, "files": rows,
+            "summary": summarise(files, rows, paths)}
 
 
 def render_footage_report(report: dict, console) -> None:

@@ -119,7 +119,7 @@ def render_scene_report(report: dict, console) -> None:
     console.print(f"{report['scenes']} scenes ({report['empty_scenes']} empty, {report['objects']} objects) "
                   f"on photos from {report['backgrounds']}")
     fcn = report["fcn"]
-    table = Table(title=f"FCN path (working width {fcn['working_width']}, objectness FCN {fcn['objectness_width']})")
+    table = Table(title=f"FCN path (working width {fcn['working_width']}, objectness FCN {fcn['objectness_width'] or 'off'})")
     for column in ("mIoU (11 labels)", "pixel accuracy", "empty-scene pixels claimed", "p50 ms", "p95 ms"):
         table.add_column(column, justify="right")
     table.add_row(f"{fcn['miou']:.3f}", f"{fcn['pixel_accuracy']:.3f}", f"{fcn['empty_scene_pixels_claimed']:.2%}",

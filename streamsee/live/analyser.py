@@ -11,12 +11,25 @@ from streamsee.core.config import RunConfig
 from streamsee.core.resource import Resource
 from streamsee.core.result import PathResult
 from streamsee.live.smoothing import Smoother
-from streamsee.recognition.boxes import BoxDetector
-from streamsee.recognition.fcn import OBJECTNESS_WIDTH, WORKING_WIDTH
+from streamsee.recognition.boxes import DEFAULT_BOX_MODEL, BoxDetector
+from streamsee.recognition.fcn import DEFAULT_FCN, DEFAULT_OBJECTNESS, OBJECTNESS_WIDTH, WORKING_WIDTH
 from streamsee.recognition.segmenter import Segmenter
+from streamsee.recognition.variants import Choice, choose
 from streamsee.render.drawing import BoxAnnotator, HeatmapAnnotator, side_by_side
 
 MODES = ("boxes", "segment", "compare")
+# The shipped models each path runs, with the input shape their export is chosen for (recognition.variants):
+# the FCNs at their working widths on a 4:3 frame, the box model on a batch of 64 crops (the box path: 300).
+SHIPPED = {"fcn": (DEFAULT_FCN, (1, 120, WORKING_WIDTH, 3)), "objectness": (DEFAULT_OBJECTNESS, (1, 192, OBJECTNESS_WIDTH, 3)),
+           "boxes": (DEFAULT_BOX_MODEL, (64, 32, 32, 3))}
+NEEDS = {"boxes": ("boxes",), "segment": ("fcn", "boxes"), "compare": ("fcn", "boxes")}
+
+
+def choose_models(mode: str, runtime: str = "auto", objectness: bool = False) -> dict[str, Choice]:
+    """The export and threads of each shipped model `mode` runs, the objectness FCN too if asked
+    (runtime "auto": the fastest here, cached)."""
+    names = NEEDS[mode] + (("objectness",) if objectness and mode != "boxes" else ())
+    return {name: choose(*SHIPPED[name], runtime=runtime) for name in names}
 
 
 
@@ -34,25 +47,30 @@ class Analyser(Resource):
     """
 
     def __init__(self, mode: str = "segment", proposals: str = "boundieboxies", working_width: int = WORKING_WIDTH,
-                 min_score: float | None = None, objectness_width: int = OBJECTNESS_WIDTH, smooth: float = 0.0):
+                 min_score: float | None = None, objectness_width: int | None = None, smooth: float = 0.0,
+                 runtime: str = "auto"):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         self.mode = mode
         self.smoother = Smoother(smooth)
+        self.models = choose_models(mode, runtime, objectness_width is not None)  # each model's export and threads
         self.paths: dict[str, BoxDetector | Segmenter] = {}
         if mode in ("boxes", "compare"):
-            self.paths["boxes"] = BoxDetector(proposals=proposals, min_score=min_score)
+            boxes = self.models["boxes"]
+            self.paths["boxes"] = BoxDetector(proposals=proposals, model_path=boxes.path, min_score=min_score,
+                                              threads=boxes.threads)
         if mode in ("segment", "compare"):
-            self.paths["segment"] = Segmenter.at_widths(working_width, objectness_width)
+            self.paths["segment"] = Segmenter.at_widths(working_width, objectness_width, self.models)
         self.box_annotator = BoxAnnotator()
         self.heatmap_annotator = HeatmapAnnotator()
         self._pool = ThreadPoolExecutor(len(self.paths), thread_name_prefix="streamsee-path")
 
     @classmethod
     def from_config(cls, config: RunConfig) -> Analyser:
-        """The analyser a run's settings ask for: its mode, proposals, working widths, min_score and smoothing."""
+        """The analyser a run's settings ask for: its mode, proposals, working widths, min_score, smoothing and runtime."""
         return cls(config.mode, proposals=config.proposals, working_width=config.working_width,
-                   min_score=config.min_score, objectness_width=config.objectness_width, smooth=config.smooth)
+                   min_score=config.min_score, objectness_width=config.objectness_width, smooth=config.smooth,
+                   runtime=config.runtime)
 
     @property
     def modes(self) -> tuple[str, ...]:
@@ -72,7 +90,7 @@ class Analyser(Resource):
         if segment is not None and working_width is not None:
             widths = (working_width, objectness_width or segment.objectness_width)
             if widths != (segment.working_width, segment.objectness_width):
-                self.paths["segment"] = Segmenter.at_widths(*widths)
+                self.paths["segment"] = Segmenter.at_widths(*widths, self.models)
                 segment.close()
         if "boxes" in self.paths and max_proposals is not None:
             self.paths["boxes"].max_proposals = max_proposals

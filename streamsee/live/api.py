@@ -177,7 +177,8 @@ def open(source: str | os.PathLike | list[str | os.PathLike] | None = None, *,
     `camera=0`, or nothing (the bundled sample); or several, as lists (`["a.mp4", "b.mp4"]`, `camera=[0, 1]`).
     `config` names a preset (default, fast, accurate) or a TOML file; `options` override it: mode, proposals,
     working_width, objectness_width, min_score, budget_ms, queue_size, realtime, timeout_s, smooth (0: each frame
-    on its own), workers (several sources: analyses at once). Use it in a `with` block, or just loop over it."""
+    on its own), workers (several sources: analyses at once), runtime (auto, int8 or float). Use it in a `with`
+    block, or just loop over it."""
     settings = (load_config(config) if config is not None else RunConfig()).replace(**options)
     sources = list(source) if isinstance(source, (list, tuple)) else [] if source is None and camera is not None else [source]
     cameras = list(camera) if isinstance(camera, (list, tuple)) else [] if camera is None else [camera]

@@ -56,7 +56,8 @@ class Cost:
     def describe(self) -> str:
         parts = []
         if self.working_width is not None:
-            parts.append(f"FCN working width {self.working_width} (objectness {self.objectness_width})")
+            objectness = f" (objectness {self.objectness_width})" if self.objectness_width is not None else ""
+            parts.append(f"FCN working width {self.working_width}{objectness}")
         if self.max_proposals is not None:
             parts.append(f"{self.max_proposals or 'all'} box proposals")
         if self.rest:

@@ -34,7 +34,8 @@ def build_run_parser(version: str, subcommands: tuple[str, ...] = ()) -> argpars
                         "(several inputs: DIR/NAME/NNNNNN.png)")
     parser.add_argument("--working-width", type=int, default=None, help="FCN working width in pixels (default: configs/default.toml)")
     parser.add_argument("--objectness-width", type=int, default=None,
-                        help="the objectness FCN's working width in pixels (default: configs/default.toml)")
+                        help="turn on the objectness FCN at this working width (off by default: it finds small "
+                        "objects, but on real footage claims more where none of the ten is, at twice the FCN path's cost)")
     parser.add_argument("--min-score", type=float, default=None,
                         help="box path: least class probability kept (default: the calibrated threshold)")
     parser.add_argument("--smooth", type=float, default=None, metavar="KEEP",
@@ -63,6 +64,9 @@ def build_run_parser(version: str, subcommands: tuple[str, ...] = ()) -> argpars
     parser.add_argument("--no-display", action="store_const", const=False, default=None, dest="display",
                         help="no window, even when a display is available")
     parser.add_argument("--stats-json", metavar="PATH", help="write the run's statistics as JSON")
+    parser.add_argument("--runtime", choices=("auto", "int8", "float"), default=None,
+                        help="the models' exports: auto (the default) times int8 and float on this CPU once and keeps "
+                        "the faster (cached); int8 or float forces one")
     parser.add_argument("--workers", type=int, default=None, help="several inputs: frames analysed at once, the "
                         "inputs taking turns (default 2)")
     parser.add_argument("--serve", metavar="[HOST:]PORT", default=None, help="a browser view (the video, statistics, "

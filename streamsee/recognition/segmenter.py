@@ -2,7 +2,8 @@
 
 1. score the frame with the class FCN at its working width (fcn.ScoreMap), and average in the
    coarse level of the pyramid, the box model over large windows (windows.WindowScores);
-2. find the object pixels from it and from the objectness FCN (regions.ObjectFinder);
+2. find the object pixels from it (regions.ObjectFinder; with an objectness FCN too when asked:
+   off by default, see OBJECTNESS below);
 3. split the connected object regions and name each as a whole (regions.RegionNamer);
 4. lay the labels onto the frame, their outline finer than the map's cells (outline.Outliner);
 5. summarise: one region per class present (area fraction, mean probability, bounding box), and
@@ -21,9 +22,10 @@ from streamsee.core.frames import check_frame
 from streamsee.core.labels import BACKGROUND_ID
 from streamsee.core.resource import Resource
 from streamsee.core.result import Result
-from streamsee.recognition.fcn import OBJECTNESS_WIDTH, WORKING_WIDTH, ScoreMap
+from streamsee.recognition.fcn import WORKING_WIDTH, ScoreMap
 from streamsee.recognition.outline import Outliner
 from streamsee.recognition.regions import ObjectFinder, RegionNamer, bounding_box
+from streamsee.recognition.variants import Choice
 from streamsee.recognition.windows import WindowScores
 
 # A region whose mean probability is under this is dropped. On the real development set (20 frames a
@@ -31,6 +33,12 @@ from streamsee.recognition.windows import WindowScores
 # negative clips claimed 0.382, positive photos 0.762, negative photos 0.625; 0.5 gives 0.395 / 0.270 /
 # 0.762 / 0.312; 0.6 gives 0.116 / 0.035 / 0.286 / 0.125 (docs/experiments.md, 2026-12-06).
 MIN_SCORE = 0.5
+# The objectness FCN (fine-tuned on composed scenes to say where objects are) is off by default. On the
+# real development set (20 frames a clip, each on its own, regions under 0.5 dropped) it gave positive
+# clips right 0.395, negative clips claimed 0.270, positive photos 0.762, negative photos 0.312; without
+# it 0.420 / 0.158 / 0.667 / 0.125 in 57 % of the time. On composed scenes of pasted CIFAR-sized objects
+# it is what finds them: mIoU 0.475 with it, 0.219 without (docs/experiments.md, 2026-12-07).
+# Segmenter.at_widths(objectness_width=W) (the command line's --objectness-width W) turns it on.
 
 
 class Segmenter(Resource):
@@ -38,7 +46,7 @@ class Segmenter(Resource):
 
     >>> with Segmenter() as segment:
     ...     result = segment(frame)     # Result with class_map, probabilities, one box per class
-    >>> Segmenter(objects=ObjectFinder(max_background=0.3), outliner=Outliner(None))  # other settings
+    >>> Segmenter(objects=ObjectFinder(max_background=0.3), outliner=Outliner(None))  # the objectness FCN on
     >>> Segmenter(coarse=False, min_score=0.0)  # the class FCN's level alone, every region kept
     """
 
@@ -55,7 +63,7 @@ class Segmenter(Resource):
             steps += [self.coarse] if self.coarse is not None else []
             self.scores = ScoreMap() if scores is None else scores
             steps.append(self.scores)
-            self.objects = ObjectFinder() if objects is None else objects
+            self.objects = ObjectFinder(None) if objects is None else objects  # the class FCN's own claims
             steps.append(self.objects)
             self.namer = RegionNamer() if namer is None else namer
         except Exception:
@@ -65,15 +73,23 @@ class Segmenter(Resource):
         self.outliner = Outliner() if outliner is None else outliner
 
     @classmethod
-    def at_widths(cls, working_width: int = WORKING_WIDTH, objectness_width: int = OBJECTNESS_WIDTH,
-                  threads: int | None = None) -> Segmenter:
-        """The shipped steps with the class FCN and the objectness FCN at these working widths."""
+    def at_widths(cls, working_width: int = WORKING_WIDTH, objectness_width: int | None = None,
+                  models: dict[str, Choice] | None = None) -> Segmenter:
+        """The shipped steps with the class FCN at this working width, and the objectness FCN at its own
+        if one is given (None: off, the default); `models`: the file and threads of "fcn", "objectness"
+        and "boxes" (recognition.variants; by default the shipped int8 exports on every core)."""
+        models = models or {}
+        fcn, objectness, boxes = (models.get(name) for name in ("fcn", "objectness", "boxes"))
         steps = []
         try:
-            steps.append(ScoreMap(working_width=working_width, threads=threads))
-            steps.append(ObjectFinder(objectness_width=objectness_width, threads=threads))
-            steps.append(RegionNamer(threads=threads))
-            steps.append(WindowScores(threads=threads))
+            steps.append(ScoreMap(fcn.path, working_width, fcn.threads) if fcn else ScoreMap(working_width=working_width))
+            if objectness_width is None:
+                steps.append(ObjectFinder(None))
+            else:
+                steps.append(ObjectFinder(objectness.path, objectness_width, threads=objectness.threads) if objectness
+                             else ObjectFinder(objectness_width=objectness_width))
+            steps.append(RegionNamer(boxes.path, threads=boxes.threads) if boxes else RegionNamer())
+            steps.append(WindowScores(boxes.path, threads=boxes.threads) if boxes else WindowScores())
             return cls(*steps[:3], coarse=steps[3])
         except Exception:
             for step in steps:
@@ -85,8 +101,9 @@ class Segmenter(Resource):
         return self.scores.working_width
 
     @property
-    def objectness_width(self) -> int:
-        return self.objects.objectness_width
+    def objectness_width(self) -> int | None:
+        """The objectness FCN's working width; None where it is off."""
+        return None if self.objects.objectness is None else self.objects.objectness_width
 
     def working_size(self, frame_shape: tuple[int, ...]) -> tuple[int, int]:
         """(height, width) the class FCN sees for a frame of this shape: aspect kept, multiples of 8."""
