@@ -40,6 +40,8 @@ class Analyser(Resource):
     `smooth` > 0 blends each path's result with the earlier frames' (live.smoothing: the share of
     the running state a new frame keeps; 0, the default here, gives each frame's own result). A
     frame analysed with still=True (a photo among unrelated ones) is neither smoothed nor remembered.
+    `runtime` picks each model's export ("auto": int8 or float, whichever is faster here, timed once and
+    cached; recognition.variants); `objectness_width` turns the objectness FCN on (None: off, the default).
 
     >>> with Analyser("compare") as analyse:
     ...     outputs = analyse(frame)             # one PathResult per path
