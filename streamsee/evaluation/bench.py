@@ -89,10 +89,11 @@ def run_bench(settings: BenchSettings, progress=None, time_tensorflow=None) -> d
     from streamsee.evaluation import bench_limit, bench_parts
     from streamsee.live.analyser import choose_models
     from streamsee.recognition.fcn import WORKING_WIDTH, ScoreMap
+    from streamsee.recognition.variants import cpu_features
 
     say = progress or (lambda line: None)
     started = time.perf_counter()
-    report: dict = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": bench_limit.cpu_features()}
+    report: dict = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": cpu_features()}
     frames = bench_parts.decode_frames(settings.input, settings.frames)
     say("0/7 this CPU's peak multiply-add rate (again in 5/7)")
     first_peak = bench_limit.measure_peak(settings.matmul_side, settings.fc_side)

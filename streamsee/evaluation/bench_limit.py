@@ -1,6 +1,6 @@
 """The bench's parts 4 and 5: the same model on each runtime, and how far the paths are from this CPU's limit.
 
-- CPU features: model name, cores, the SIMD flags that decide int8 speed (recognition.variants).
+- CPU features: recognition.variants.cpu_features (the bench reports them beside these parts).
 - Multiply-adds of a LiteRT model for an input shape, read from the .tflite itself (convolutions,
   transposed convolutions, fully connected layers): the runtime never imports TensorFlow.
 - This CPU's peak, measured in the same run: a large float32 matrix product (numpy's BLAS) and an
@@ -21,7 +21,6 @@ import numpy as np
 
 from streamsee.recognition.fcn import DEFAULT_FCN
 from streamsee.recognition.runtime import LiteRTModel, quiet_stderr
-from streamsee.recognition.variants import FLAGS, cpu_features  # noqa: F401 (the bench's machine report)
 
 FCN_FLOAT = DEFAULT_FCN.with_name("fcn_float.tflite")
 FCN_WEIGHTS = DEFAULT_FCN.with_name("fcn.weights.h5")  # the Keras weights the .tflite files were exported from
