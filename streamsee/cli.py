@@ -24,6 +24,8 @@ SUBCOMMANDS = ("classify", "evaluate", "train", "bench", "batch")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from streamsee.core.config import RUNTIMES
+
     parser = argparse.ArgumentParser(prog="streamsee",
                                      description="Recognise the ten CIFAR-10 classes in images and video.")
     parser.add_argument("--version", action="version", version=f"streamsee {__version__}")
@@ -55,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="--footage: smoothing over time as the main job runs video (default 0.6; 0: each frame on its own)")
     evaluate.add_argument("--min-score", type=float, default=None,
                           help="--footage: the box path's least class probability (default: the calibrated threshold)")
-    evaluate.add_argument("--runtime", choices=("auto", "int8", "float"), default=None,
+    evaluate.add_argument("--runtime", choices=RUNTIMES, default=None,
                           help="--footage: the models' exports, as the main job's --runtime (default auto)")
     evaluate.add_argument("--real-photos", metavar="ARCHIVE", nargs="?", const=DEFAULT_TINY, default=None,
                           help="real photos at 32x32 (Tiny ImageNet val, default " + DEFAULT_TINY + "): share named right, "

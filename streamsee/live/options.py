@@ -8,6 +8,7 @@ import argparse
 
 def build_run_parser(version: str, subcommands: tuple[str, ...] = ()) -> argparse.ArgumentParser:
     """The main job. Options left out come from --config (a TOML preset), else the built-in defaults."""
+    from streamsee.core.config import RUNTIMES
     from streamsee.live.analyser import MODES
     from streamsee.recognition.proposals import PROPOSAL_METHODS
 
@@ -64,7 +65,7 @@ def build_run_parser(version: str, subcommands: tuple[str, ...] = ()) -> argpars
     parser.add_argument("--no-display", action="store_const", const=False, default=None, dest="display",
                         help="no window, even when a display is available")
     parser.add_argument("--stats-json", metavar="PATH", help="write the run's statistics as JSON")
-    parser.add_argument("--runtime", choices=("auto", "int8", "float"), default=None,
+    parser.add_argument("--runtime", choices=RUNTIMES, default=None,
                         help="the models' exports: auto (the default) times int8 and float on this CPU once and keeps "
                         "the faster (cached); int8 or float forces one")
     parser.add_argument("--workers", type=int, default=None, help="several inputs: frames analysed at once, the "
