@@ -7,9 +7,10 @@ Scoring, per file and path, on the analysed frames (a photo is one frame):
 Then, per path, the means over the positive and the negative videos and photos, and on how many
 positive videos the top claim is right on most frames.
 
-With smoothing (`smooth` > 0, as the main job runs video) each scored frame of a clip is preceded by
-LEAD frames LEAD_GAP apart, analysed but not scored, as a live run at a few frames a second would
-see them, and the smoothed state runs through the whole clip; photos are analysed as stills.
+With smoothing (`smooth` > 0, as the main job runs video) each scored frame of a clip, the first
+included, is preceded by LEAD frames LEAD_GAP apart, analysed but not scored, as a live run at a few
+frames a second would see them, and the smoothed state runs through the whole clip; photos are
+analysed as stills.
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ def read_labels(media: os.PathLike | str) -> list[MediaFile]:
 
 def sample_frames(path: os.PathLike | str, count: int, lead: int = 0, gap: int = LEAD_GAP) -> list[tuple[np.ndarray, bool]]:
     """About `count` BGR frames spread evenly over the clip, decoded with PyAV (a photo: itself), each
-    but the first preceded by `lead` frames `gap` apart; pairs (frame, scored), in the clip's order."""
+    preceded by `lead` frames `gap` apart (so the first scored one is frame lead * gap, not the stream's
+    first, which a tracker has not seen confirmed); pairs (frame, scored), in the clip's order."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"clip not found: {str(path)!r}")
     if Path(path).suffix.lower() in (".jpg", ".jpeg", ".png"):
@@ -75,9 +77,10 @@ def sample_frames(path: os.PathLike | str, count: int, lead: int = 0, gap: int =
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         total = stream.frames or int(float(stream.duration * stream.time_base) * float(stream.average_rate))
-        step = max(1, total // count)
-        scored = {k * step for k in range(count)}
-        wanted = scored | {index - j * gap for index in scored for j in range(1, lead + 1)}  # none before the first
+        first = min(lead * gap, max(0, total - count))  # a clip too short for the leads gets fewer before its first
+        step = max(1, (total - first) // count)
+        scored = {first + k * step for k in range(count)}
+        wanted = scored | {index - j * gap for index in scored for j in range(1, lead + 1)}
         frames, last = [], max(scored)
         for index, frame in enumerate(container.decode(stream)):
             if index in wanted:
