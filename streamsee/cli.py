@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--tiny", default=None, metavar="ARCHIVE",
                        help="boxes: also train on Tiny ImageNet's training photos (tinyimagenet-64.tar.gz): "
                             "the mapped classes at their class, the 'none' classes as background")
+    train.add_argument("--parts", action="store_true",
+                       help="boxes, with --tiny: a piece of each photo of the classes as background too (an ear is not a cat)")
     train.add_argument("--scratch", action="store_true",
                        help="boxes: train a fresh net (training/fastnet.py, airbench94's recipe) instead of "
                             "fine-tuning the classifier")
@@ -269,7 +271,8 @@ def run_train(args) -> int:
     if args.what == "boxes":
         train_box_head = training("boxes").train_box_head
 
-        log = train_box_head(args.data, args.out, tiny=args.tiny, epochs=args.epochs, scratch=args.scratch)
+        log = train_box_head(args.data, args.out, tiny=args.tiny, epochs=args.epochs, scratch=args.scratch,
+                                parts=args.parts)
         print(json.dumps({key: value for key, value in log.items() if key != "calibration"}
                          | {"min_score": log["calibration"]["min_score"],
                             "recall_at_min_score": log["calibration"]["recall_at_min_score"]}))

@@ -51,6 +51,23 @@ def test_tiny_fine_tuning_run(cifar_path, wallpapers, tmp_path):
     assert len(log["history"]) == 1 and np.isfinite(log["history"][0]["loss"])
 
 
+def test_part_crops_are_small_pieces_of_their_photos():
+    rng = np.random.default_rng(0)
+    photos = np.zeros((40, 64, 64, 3), np.uint8)
+    photos[:, 16:48, 16:48] = 255  # a white square in the middle of each photo
+    pieces = box_head.part_crops(rng, photos)
+    assert pieces.shape == (40, 32, 32, 3) and pieces.dtype == np.uint8
+    whites = (pieces == 255).all(axis=-1).mean(axis=(1, 2))
+    assert 0 < whites.mean() < 1 and (whites < 1).any() and (whites > 0).any()  # pieces at different places
+    low, high = box_head.PART_SIDES
+    assert high ** 2 < box_head.BACKGROUND_IOU  # a piece's IoU with its photo stays under the background rule
+
+
+def test_parts_need_tiny_imagenet(tmp_path):
+    with pytest.raises(ValueError, match="Tiny ImageNet"):
+        box_head.train_box_head("unused", tmp_path, parts=True)
+
+
 def test_box_model_starts_as_the_classifier():
     """Before fine-tuning the ten class scores are the classifier's and background scores zero."""
     from streamsee.training.model import build_model

@@ -17,6 +17,11 @@ With ``--tiny`` (Tiny ImageNet's tar.gz) real photos go in as well, resized from
 the classes that map to a CIFAR-10 class at their class, and those of the 176 `none` classes (people's
 things, food, rooms, landscapes, other animals) as background, so the model learns both the ten and
 "none of the ten" from real images, not only from CIFAR-10 and pasted scenes.
+
+With ``--parts`` (and ``--tiny``) pieces of those photos of the classes go in as background too: a
+square of 25-45 % of a photo's side at a random place (IoU with the whole photo at most 0.2, the same
+rule as for scene crops), so that an ear or a patch of fur, which proposals on a frame-filling object
+cut by the dozen, is not named as confidently as the whole animal.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ BACKGROUND_IOU = 0.3  # a proposal no closer than this to every object is backgr
 JITTERED_PER_OBJECT = 16  # extra positives: each object's box shifted and scaled a little (4: fewer found)
 BACKGROUND_SHARE = 0.5  # share of the fit's total weight that background crops carry
 REAL_SHARE = 0.4  # with --tiny: the share of each side's weight (objects, background) on Tiny ImageNet's photos
+PART_SIDES = (0.25, 0.45)  # with --parts: a piece's side as a share of its photo's (IoU with the photo <= 0.2)
 EPOCHS = 3
 BATCH_SIZE = 128
 LEARNING_RATE = 0.01  # SGD with Nesterov momentum 0.9, cosine decay to 0
@@ -127,6 +133,20 @@ def labelled_crops(train, photos: list[np.ndarray], scenes: int = SCENES, seed: 
     return np.concatenate(crops), np.concatenate(labels).astype(np.int64)
 
 
+def part_crops(rng: np.random.Generator, photos: np.ndarray, sides: tuple[float, float] = PART_SIDES) -> np.ndarray:
+    """One piece of each photo (N, S, S, 3): a square of a random share `sides` of its side at a random
+    place, resized to the model's 32x32 input."""
+    import cv2
+
+    size = photos.shape[1]
+    pieces = np.empty((len(photos), 32, 32, 3), np.uint8)
+    for i, photo in enumerate(photos):
+        side = max(2, int(round(rng.uniform(*sides) * size)))
+        y, x = rng.integers(0, size - side + 1, 2)
+        pieces[i] = cv2.resize(photo[y:y + side, x:x + side], (32, 32), interpolation=cv2.INTER_LINEAR)
+    return pieces
+
+
 def example_weights(labels: np.ndarray, real: np.ndarray) -> np.ndarray:
     """Weights (mean 1) that give background BACKGROUND_SHARE of the total and objects the rest, and
     within each side REAL_SHARE to the real photos (`real`: a mask; none real: each side spread evenly)."""
@@ -202,14 +222,17 @@ class TriangularRate(keras.optimizers.schedules.LearningRateSchedule):
 # ---------------------------------------------------------------- fit
 def train_box_head(data, out, scenes: int = SCENES, epochs: int | None = None, backbone_weights=BACKBONE_WEIGHTS,
                    cifar_images: int | None = None, export: bool = True, quiet: bool = False,
-                   tiny=None, tiny_per_class: int | None = None, scratch: bool = False) -> dict:
+                   tiny=None, tiny_per_class: int | None = None, scratch: bool = False, parts: bool = False) -> dict:
     """Fine-tune the box model on proposal crops and the CIFAR-10 training images (the first
     `cifar_images` of them; all by default), and with `tiny` on Tiny ImageNet's training photos
-    (the first `tiny_per_class` of each class; all by default); with export, write boxes_{float,int8}.tflite into OUT,
+    (the first `tiny_per_class` of each class; all by default), with `parts` a piece of each of its photos of
+    the classes as background too (part_crops); with export, write boxes_{float,int8}.tflite into OUT,
     calibrate the score thresholds (box_calibration.json) and write the model card. Returns the log."""
     from streamsee.datasets.cifar10 import load_cifar10
     from streamsee.datasets.scenes import background_photos
 
+    if parts and tiny is None:
+        raise ValueError("the pieces (parts) are cut from Tiny ImageNet's photos: give tiny (--tiny ARCHIVE) too")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     epochs = epochs or (SCRATCH_EPOCHS if scratch else EPOCHS)
@@ -228,6 +251,11 @@ def train_box_head(data, out, scenes: int = SCENES, epochs: int | None = None, b
         images = np.concatenate([images, photos_split.at_size(32)])
         targets = np.concatenate([targets, photos_split.labels])  # NONE (10) is BACKGROUND
         real = np.r_[real, np.ones(len(photos_split), bool)]
+        if parts:
+            positives = photos_split.images[photos_split.labels != BACKGROUND]
+            images = np.concatenate([images, part_crops(np.random.default_rng(SEED), positives)])
+            targets = np.concatenate([targets, np.full(len(positives), BACKGROUND)])
+            real = np.r_[real, np.ones(len(positives), bool)]
     if scratch:
         from streamsee.training.fastnet import build_fast_model
 
@@ -249,10 +277,12 @@ def train_box_head(data, out, scenes: int = SCENES, epochs: int | None = None, b
     model.save_weights(out / "boxes.weights.h5")
     background = labels == BACKGROUND
     log = {"scenes": scenes, "seed": SEED, "crops": int(len(labels)), "background_crops": int(background.sum()),
-           "cifar_images": int(len(targets) - len(labels) - real.sum()),
-           "tiny": tiny and {"archive": os.path.relpath(tiny), "photos": int(real.sum()),
-                             "background_photos": int((real & (targets == BACKGROUND)).sum()),
-                             "per_class": tiny_per_class, "real_share": REAL_SHARE},
+           "cifar_images": int(len(targets) - len(labels) - real.sum()),  # real: Tiny ImageNet photos and their pieces
+           "tiny": tiny and {"archive": os.path.relpath(tiny), "photos": len(photos_split),
+                             "background_photos": int((photos_split.labels == BACKGROUND).sum()),
+                             "per_class": tiny_per_class, "real_share": REAL_SHARE,
+                             "part_crops": int((photos_split.labels != BACKGROUND).sum()) if parts else 0,
+                             "part_sides": PART_SIDES},
            "object_iou": OBJECT_IOU, "background_iou": BACKGROUND_IOU,
            "jittered_per_object": JITTERED_PER_OBJECT, "background_share": BACKGROUND_SHARE, "epochs": epochs,
            "recipe": ({"name": "scratch", "net": model.name, "examples_per_epoch": SCRATCH_EXAMPLES,
@@ -309,6 +339,9 @@ def write_model_card(out: Path, log: dict) -> None:
            f"{log['tiny']['background_photos']} of them of the `none` classes as background, the rest at the CIFAR-10 class "
            "that cifar10_map.csv gives (ambiguous classes left out), weighted to "
            f"{log['tiny']['real_share']:.0%} of each side" if log.get("tiny") else "")
+        + (f"; and as background one piece of each of those photos of the classes ({log['tiny']['part_crops']}: a square "
+           f"of {log['tiny']['part_sides'][0]:.0%}-{log['tiny']['part_sides'][1]:.0%} of its side at a random place)"
+           if log.get("tiny") and log["tiny"].get("part_crops") else "")
         + ". Never CIFAR-10 test images, never Tiny ImageNet val images, never ../shared/media",
         (f"- Fit: {log['epochs']} epochs, batch {recipe['batch_size']}, SGD (Nesterov 0.9) from {recipe['learning_rate']} with "
          f"cosine decay, flips and {PAD}-px shifts; " if recipe["name"] == "fine-tune" else
