@@ -1,38 +1,68 @@
 """Measure variants of the two paths on the real development set (docs/experiments.md records the figures).
 
-    python scripts/footage_variants.py [--frames 20] [--box-model PATH] [--windows] [--smooth 0.6] [--min-score S]
-      > runs/footage_VARIANT.json
+    python scripts/footage_variants.py [--frames 20] [--smooth 0.6] [--box-model PATH] [--grids 1,2,3]
+        [--square-crops] [--min-score S] [--modes boxes,segment] > runs/footage_VARIANT.json
 
-Prints the `evaluate --footage --json` report of an analyser built with the given variant.
+Prints the `evaluate --footage --json` report (int8 exports) of an analyser built with the variant:
+- --box-model: another box model for the box path, the FCN path's region namer and its coarse windows;
+- --grids: the coarse windows' levels (windows.GRIDS: windows per side);
+- --square-crops: every crop grown to a square about its centre (inside the frame) before it is
+  squeezed to 32x32, in the box path, the windows and the namer.
 """
 
 import argparse
 import json
 
+import numpy as np
+
+import streamsee.recognition.boxes as boxes
+import streamsee.recognition.regions as regions
+import streamsee.recognition.windows as windows
 from streamsee.evaluation.footage import evaluate_footage
 from streamsee.live.analyser import Analyser
 from streamsee.recognition.boxes import DEFAULT_BOX_MODEL, BoxDetector
-from streamsee.recognition.fcn import ScoreMap
-from streamsee.recognition.regions import ObjectFinder, RegionNamer
+from streamsee.recognition.regions import RegionNamer
 from streamsee.recognition.segmenter import Segmenter
-from streamsee.recognition.windows import WindowScores
+from streamsee.recognition.windows import GRIDS, WindowScores
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--media", default="../shared/media")
 parser.add_argument("--frames", type=int, default=20)
+parser.add_argument("--smooth", type=float, default=0.6)
 parser.add_argument("--box-model", default=str(DEFAULT_BOX_MODEL))
-parser.add_argument("--windows", action="store_true", help="the coarse level: the box model over large windows")
-parser.add_argument("--smooth", type=float, default=0.0)
-parser.add_argument("--min-score", type=float, default=None)
-parser.add_argument("--segment-min-score", type=float, default=0.0)
+parser.add_argument("--grids", default=",".join(map(str, GRIDS)))
+parser.add_argument("--square-crops", action="store_true")
+parser.add_argument("--min-score", type=float, default=None, help="the box path's threshold (default: calibrated)")
+parser.add_argument("--modes", default="boxes,segment")
 args = parser.parse_args()
 
-analyser = Analyser("compare", smooth=args.smooth)
+squeezed = boxes.crop_boxes
+
+
+def square_crops(frame: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
+    """crop_boxes with each box grown to a square about its centre, kept inside the frame."""
+    xyxy = np.asarray(xyxy, np.float32).reshape(-1, 4)
+    height, width = frame.shape[:2]
+    side = np.maximum(xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1])
+    new_width, new_height = np.minimum(side, width), np.minimum(side, height)
+    x1 = np.clip((xyxy[:, 0] + xyxy[:, 2] - new_width) / 2, 0, width - new_width)
+    y1 = np.clip((xyxy[:, 1] + xyxy[:, 3] - new_height) / 2, 0, height - new_height)
+    return squeezed(frame, np.stack([x1, y1, x1 + new_width, y1 + new_height], axis=1))
+
+
+if args.square_crops:
+    boxes.crop_boxes = regions.crop_boxes = windows.crop_boxes = square_crops
+
+modes = tuple(args.modes.split(","))
+analyser = Analyser("compare" if len(modes) == 2 else modes[0], smooth=args.smooth, runtime="int8")
 for path in analyser.paths.values():
     path.close()
-analyser.paths["boxes"] = BoxDetector(model_path=args.box_model, min_score=args.min_score)
-analyser.paths["segment"] = Segmenter(ScoreMap(), ObjectFinder(), RegionNamer(args.box_model),
-                                      coarse=WindowScores(args.box_model) if args.windows else False, min_score=args.segment_min_score)
+if "boxes" in modes:
+    analyser.paths["boxes"] = BoxDetector(model_path=args.box_model, min_score=args.min_score)
+if "segment" in modes:
+    grids = tuple(int(n) for n in args.grids.split(","))
+    analyser.paths["segment"] = Segmenter(namer=RegionNamer(args.box_model),
+                                          coarse=WindowScores(args.box_model, grids=grids))
 report = evaluate_footage(args.media, frames_per_clip=args.frames, analyser=analyser)
 report["variant"] = vars(args)
 print(json.dumps(report))
