@@ -99,3 +99,42 @@ def test_smoother_resets_each_path_at_a_cut():
 def test_bad_smoothing_is_refused_quoting_it(bad):
     with pytest.raises(ValueError, match="smoothing must be"):
         check_keep(bad)
+
+
+class CountingSegmenter:
+    """Stands in for recognition.Segmenter: a coarse map per call, numbered."""
+
+    def __init__(self):
+        self.made = 0
+
+    def map_shape(self, frame_shape):
+        return frame_shape[0] // 8, frame_shape[1] // 8
+
+    def coarse_map(self, frame):
+        self.made += 1
+        return np.full((*self.map_shape(frame.shape), NUM_CLASSES + 1), self.made, np.float32)
+
+
+def test_coarse_level_made_every_other_frame_and_afresh_at_a_cut_or_new_size():
+    smoother, segmenter = Smoother(0.6), CountingSegmenter()
+    frame, wide = np.zeros(FRAME, np.uint8), np.zeros((80, 160, 3), np.uint8)
+    maps = [smoother.coarse_map(segmenter, frame, new_scene=False)[0, 0, 0] for _ in range(5)]
+    assert maps == [1, 1, 2, 2, 3]  # made, reused, made, reused, made
+    assert smoother.coarse_map(segmenter, frame, new_scene=True)[0, 0, 0] == 4  # a cut: made afresh
+    assert smoother.coarse_map(segmenter, wide, new_scene=False).shape[:2] == (10, 20)  # another size: afresh
+    assert segmenter.made == 5
+    smoother.reset()
+    assert smoother.coarse_map(segmenter, frame, new_scene=False)[0, 0, 0] == 6
+    assert Smoother(0.0).coarse_map(segmenter, frame, new_scene=False) is None  # smoothing off: each frame its own
+
+
+def test_segmenter_takes_a_coarse_map_made_beforehand():
+    from streamsee.recognition.segmenter import Segmenter
+
+    frame = cv2.imread(str(SAMPLE_IMAGE))
+    with Segmenter() as segment:
+        coarse = segment.coarse_map(frame)
+        assert coarse.shape[:2] == segment(frame).probabilities.shape[:2] == segment.map_shape(frame.shape)
+        np.testing.assert_array_equal(segment(frame, coarse=coarse).class_map, segment(frame).class_map)
+        with pytest.raises(ValueError, match="coarse map"):
+            segment(frame, coarse=coarse[1:])

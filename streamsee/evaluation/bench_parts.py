@@ -294,11 +294,13 @@ class FirstFrames(Resource):
 
 def bench_pipeline(path: str | None, frames: list[np.ndarray], budget_ms: float, live_frames: int,
                    live_fps: int, modes: tuple[str, ...] = ("segment", "boxes")) -> dict:
-    """Per mode: the bare path (the analysis alone, on the decoded frames) against the whole file job
-    (decode, analyse, draw with the HUD, encode: live.pipeline.process into a temporary .mp4) on the
-    same frames, in frames per second; then the segment mode live: the video retimed to `live_fps`
+    """Per mode, with the main job's settings (core.config.RunConfig: smoothing on, so the FCN path's
+    coarse level is reused every other frame): the bare path (the analysis alone, on the decoded frames)
+    against the whole file job (decode, analyse, draw with the HUD, encode: live.pipeline.process into a
+    temporary .mp4) on the same frames, in frames per second; then the segment mode live: the video retimed to `live_fps`
     and played at that rate (--realtime), drawn and encoded: the results' age when drawn against the
     budget (what live.governor holds), and each frame's latency."""
+    from streamsee.core.config import RunConfig
     from streamsee.live.analyser import Analyser
     from streamsee.live.pipeline import process
     from streamsee.video.sources import Paced
@@ -306,20 +308,23 @@ def bench_pipeline(path: str | None, frames: list[np.ndarray], budget_ms: float,
     report: dict = {"frames": len(frames)}
     with tempfile.TemporaryDirectory(prefix="streamsee-bench-") as folder:
         for mode in modes:
-            with Analyser(mode) as analyser:
+            with Analyser.from_config(RunConfig(mode=mode)) as analyser:
                 analyser(frames[0])  # warm-up: the file job below runs the same, warm, analyser
+                analyser.smoother.reset()
                 started = time.perf_counter()
                 for frame in frames:
                     analyser(frame)
                 bare_s = time.perf_counter() - started
+                analyser.smoother.reset()  # the file job starts the video afresh
                 with open_video(path) as video:
                     run = process(FirstFrames(video, len(frames)), analyser, output=Path(folder) / f"{mode}.mp4",
                                   notify=lambda line: None)
             report[mode] = {"bare_fps": round(len(frames) / bare_s, 3), "file_fps": round(run.frames_per_second, 3),
                             "file_frames": run.snapshot.frames, "file_stage_ms": run.snapshot.to_json()["stage_ms"]}
             report[mode]["file_over_bare"] = round(report[mode]["file_fps"] / report[mode]["bare_fps"], 3)
-        with Analyser("segment") as analyser, open_video(path) as video:
+        with Analyser.from_config(RunConfig(mode="segment")) as analyser, open_video(path) as video:
             analyser(frames[0])
+            analyser.smoother.reset()
             source = Paced(FirstFrames(video, live_frames, rate=live_fps))
             run = process(source, analyser, output=Path(folder) / "live.mp4", budget_ms=budget_ms,
                           notify=lambda line: None)

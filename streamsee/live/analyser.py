@@ -107,7 +107,10 @@ class Analyser(Resource):
 
     def _run(self, name: str, path, frame: np.ndarray, smooth: bool, new_scene: bool) -> PathResult:
         started = time.perf_counter()
-        result = path(frame)
+        if smooth and name == "segment":  # video: the coarse level kept a frame (smoothing.CoarseReuse)
+            result = path(frame, coarse=self.smoother.coarse_map(path, frame, new_scene))
+        else:
+            result = path(frame)
         if smooth:
             result = self.smoother(frame, name, result, new_scene)
         finished = time.perf_counter()

@@ -8,7 +8,8 @@ not flicker and one frame's slip is outvoted:
   where the classes' votes together beat background's, of the class with the most.
 - box path (BoxTracker): boxes are followed across frames by IoU; each track's box and per-class
   score are moving averages, and a track is shown once it has been seen on `confirm` frames.
-Both forget everything at a scene cut (SceneCut) or a change of frame size.
+- FCN path's coarse level (CoarseReuse): made on every other frame and reused on the one between.
+All forget everything at a scene cut (SceneCut) or a change of frame size.
 
 `keep` is the share of the running state each new frame keeps (0: off, the result as the path gave it).
 """
@@ -34,6 +35,9 @@ CUT_THRESHOLD = 0.5
 MATCH_IOU = 0.3  # a box at least this close to a track continues it
 CONFIRM = 2  # a track is shown once seen on this many frames
 MAX_MISSED = 2  # a track not seen on more frames in a row than this is dropped
+# The FCN path's coarse level (the box model over large windows: most of the path's time) is made on
+# every COARSE_EVERY-th frame of a scene and reused on the frames between (CoarseReuse).
+COARSE_EVERY = 2
 
 
 def check_keep(keep: float) -> float:
@@ -171,6 +175,32 @@ class BoxTracker:
         return matched
 
 
+class CoarseReuse:
+    """The FCN path's coarse level made on every `every`-th frame of a scene and reused between: a frame's
+    largest windows change little from one analysed frame to the next, and they cost more than the rest
+    of the path. Made afresh on a new scene and when the map's shape changes."""
+
+    def __init__(self, every: int = COARSE_EVERY):
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"the coarse level's period must be a whole number of frames >= 1, not {every!r}")
+        self.every = every
+        self.coarse: np.ndarray | None = None
+        self.age = 0  # frames since it was made
+
+    def reset(self) -> None:
+        self.coarse, self.age = None, 0
+
+    def __call__(self, segmenter, frame: np.ndarray) -> np.ndarray | None:
+        """The coarse map for `frame`: the one kept, or a new one from `segmenter` (recognition.Segmenter)."""
+        fresh = (self.coarse is None or self.age >= self.every - 1
+                 or self.coarse.shape[:2] != segmenter.map_shape(frame.shape))
+        if fresh:
+            self.coarse, self.age = segmenter.coarse_map(frame), 0
+        else:
+            self.age += 1
+        return self.coarse
+
+
 class Smoother:
     """Smooths each path's results over the frames of one stream; `reset()` between unrelated images."""
 
@@ -179,11 +209,13 @@ class Smoother:
         self.cut = SceneCut(cut_threshold)
         self.heatmaps = HeatmapSmoother(keep)
         self.boxes = BoxTracker(keep)
+        self.coarse = CoarseReuse()
 
     def reset(self) -> None:
         self.cut = SceneCut(self.cut.threshold)
         self.heatmaps.reset()
         self.boxes.reset()
+        self.coarse.reset()
 
     def __call__(self, frame: np.ndarray, mode: str, result: Result, new_scene: bool) -> Result:
         """The smoothed `result` of path `mode` on `frame`; `new_scene`: what scene_cut(frame) said."""
@@ -193,6 +225,14 @@ class Smoother:
         if new_scene:
             path.reset()
         return self.boxes(result) if mode == "boxes" else self.heatmaps(result, frame.shape)
+
+    def coarse_map(self, segmenter, frame: np.ndarray, new_scene: bool) -> np.ndarray | None:
+        """The FCN path's coarse level for `frame`, made or reused (CoarseReuse); None with smoothing off."""
+        if self.keep == 0:
+            return None
+        if new_scene:
+            self.coarse.reset()
+        return self.coarse(segmenter, frame)
 
     def scene_cut(self, frame: np.ndarray) -> bool:
         return self.keep > 0 and self.cut(frame)

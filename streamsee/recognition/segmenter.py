@@ -22,7 +22,7 @@ from streamsee.core.frames import check_frame
 from streamsee.core.labels import BACKGROUND_ID
 from streamsee.core.resource import Resource
 from streamsee.core.result import Result
-from streamsee.recognition.fcn import WORKING_WIDTH, ScoreMap
+from streamsee.recognition.fcn import OUTPUT_STRIDE, WORKING_WIDTH, ScoreMap
 from streamsee.recognition.outline import Outliner
 from streamsee.recognition.regions import ObjectFinder, RegionNamer, bounding_box
 from streamsee.recognition.variants import Choice
@@ -114,12 +114,27 @@ class Segmenter(Resource):
             if step is not None:
                 step.close()
 
-    def __call__(self, frame: np.ndarray) -> Result:
+    def map_shape(self, frame_shape: tuple[int, ...]) -> tuple[int, int]:
+        """(height, width) of the probability maps for a frame of this shape."""
+        height, width = self.working_size(frame_shape)
+        return height // OUTPUT_STRIDE, width // OUTPUT_STRIDE
+
+    def coarse_map(self, frame: np.ndarray) -> np.ndarray | None:
+        """The coarse level's probabilities (h, w, 11) on this frame's map cells (None where it is off)."""
+        return None if self.coarse is None else self.coarse(frame, self.map_shape(frame.shape))
+
+    def __call__(self, frame: np.ndarray, coarse: np.ndarray | None = None) -> Result:
+        """The frame's Result; `coarse`: its coarse level made beforehand (coarse_map, perhaps on an earlier
+        frame of the same scene: live.smoothing.CoarseReuse) instead of now."""
         check_frame(frame)
         working = self.scores.shrink(frame)
         probabilities = self.scores(working)
-        if self.coarse is not None:
-            probabilities = fuse(probabilities, self.coarse(frame, probabilities.shape[:2]))
+        if coarse is None and self.coarse is not None:
+            coarse = self.coarse(frame, probabilities.shape[:2])
+        if coarse is not None:
+            if coarse.shape[:2] != probabilities.shape[:2]:
+                raise ValueError(f"coarse map of shape {coarse.shape} for maps of {probabilities.shape}")
+            probabilities = fuse(probabilities, coarse)
         objects, background, outline = self.objects(frame, working, probabilities)
         labels = self.namer(frame, objects, background, probabilities)
         labels = drop_classes(labels, probabilities, self.namer.min_area, self.min_score)
