@@ -82,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="boxes: train a fresh net (training/fastnet.py, airbench94's recipe) instead of "
                             "fine-tuning the classifier")
     train.add_argument("--limit", type=int, default=None, help="classifier: train on this many images only")
-    train.add_argument("--init", default=None, help="classifier: start from these weights (warm restart)")
+    train.add_argument("--init", default=None, help="classifier: start from these weights (warm restart); "
+                       "boxes: from a box model's weights (boxes.weights.h5 of an earlier run) instead of the classifier")
     train.add_argument("--peak-lr", type=float, default=None, help="classifier: peak of the one-cycle schedule")
     train.add_argument("--teacher", action="append", default=[], metavar="MODEL",
                        help="classifier: distil from these weights or .tflite model (repeat for an ensemble)")
@@ -91,7 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "a wider run is a teacher, through its .tflite")
     train.add_argument("--steps", type=int, default=None, help="fcn: training steps")
     train.add_argument("--fine-tune", action="store_true", help="fcn: train the backbone's convolutions too")
-    train.add_argument("--learning-rate", type=float, default=None, help="fcn: Adam's starting learning rate")
+    train.add_argument("--learning-rate", type=float, default=None,
+                       help="fcn: Adam's starting learning rate; boxes: SGD's, before its cosine decay")
     train.add_argument("--classify-weight", type=float, default=None,
                        help="fcn with --fine-tune: weight of the classifier's own loss on CIFAR-10 images (default 0: off)")
     train.add_argument("--backgrounds", choices=("skimage", "photos"), default=None,
@@ -272,7 +274,7 @@ def run_train(args) -> int:
         train_box_head = training("boxes").train_box_head
 
         log = train_box_head(args.data, args.out, tiny=args.tiny, epochs=args.epochs, scratch=args.scratch,
-                                parts=args.parts)
+                                parts=args.parts, init=args.init, learning_rate=args.learning_rate)
         print(json.dumps({key: value for key, value in log.items() if key != "calibration"}
                          | {"min_score": log["calibration"]["min_score"],
                             "recall_at_min_score": log["calibration"]["recall_at_min_score"]}))

@@ -66,6 +66,22 @@ def test_part_crops_are_small_pieces_of_their_photos():
 def test_parts_need_tiny_imagenet(tmp_path):
     with pytest.raises(ValueError, match="Tiny ImageNet"):
         box_head.train_box_head("unused", tmp_path, parts=True)
+    with pytest.raises(ValueError, match="scratch or init"):
+        box_head.train_box_head("unused", tmp_path, scratch=True, init="boxes.weights.h5")
+
+
+def test_a_warm_restart_starts_from_the_box_models_own_weights(tmp_path):
+    from keras import layers
+
+    first = box_head.build_box_model()
+    kernel = first.get_layer("score_conv").get_weights()[0]
+    kernel[..., BACKGROUND] = 0.5  # unlike a fresh start, whose background score starts at zero
+    first.get_layer("score_conv").set_weights([kernel, first.get_layer("score_conv").get_weights()[1]])
+    first.save_weights(tmp_path / "boxes.weights.h5")
+    warm = box_head.build_box_model(init=tmp_path / "boxes.weights.h5")
+    for mine, theirs in zip(warm.get_weights(), first.get_weights()):
+        np.testing.assert_array_equal(mine, theirs)
+    assert not any(layer.trainable for layer in warm.layers if isinstance(layer, layers.BatchNormalization))
 
 
 def test_box_model_starts_as_the_classifier():

@@ -74,10 +74,19 @@ EMA_MOMENTUM = 0.99  # the exported weights are this moving average of the fitte
 
 
 # ---------------------------------------------------------------- model
-def build_box_model(backbone_weights=BACKBONE_WEIGHTS) -> keras.Model:
-    """The classifier with eleven scores: its weights, a zero background score; batch norm frozen."""
+def build_box_model(backbone_weights=BACKBONE_WEIGHTS, init=None) -> keras.Model:
+    """The classifier with eleven scores: its weights, a zero background score; batch norm frozen.
+    `init`: a box model's own weights (boxes.weights.h5 of an earlier run) instead, a warm restart."""
     from streamsee.training.model import build_model
 
+    if init is not None:
+        model = build_model(num_classes=NUM_CLASSES + 1)
+        model = keras.Model(model.input, model.output, name="box_model")
+        model.load_weights(init)
+        for layer in model.layers:
+            if isinstance(layer, layers.BatchNormalization):
+                layer.trainable = False
+        return model
     classifier = build_model()
     classifier.load_weights(backbone_weights)
     model = build_model(num_classes=NUM_CLASSES + 1)
@@ -173,10 +182,10 @@ def batches(images: np.ndarray, labels: np.ndarray, weights: np.ndarray, seed: i
             .shuffle(len(labels), seed=seed).map(augment, num_parallel_calls=2).batch(batch_size).prefetch(2))
 
 
-def fit_fine_tune(model, images, targets, weights, epochs, callbacks) -> dict:
-    """The fine-tuning recipe: SGD from LEARNING_RATE with cosine decay, whole passes over the data."""
+def fit_fine_tune(model, images, targets, weights, epochs, callbacks, learning_rate: float = LEARNING_RATE) -> dict:
+    """The fine-tuning recipe: SGD from `learning_rate` with cosine decay, whole passes over the data."""
     steps = epochs * -(-len(targets) // BATCH_SIZE)
-    model.compile(optimizer=keras.optimizers.SGD(keras.optimizers.schedules.CosineDecay(LEARNING_RATE, steps),
+    model.compile(optimizer=keras.optimizers.SGD(keras.optimizers.schedules.CosineDecay(learning_rate, steps),
                                                  momentum=0.9, nesterov=True),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), weighted_metrics=["accuracy"])
     return model.fit(batches(images, targets, weights), epochs=epochs, verbose=0, callbacks=callbacks).history
@@ -222,15 +231,19 @@ class TriangularRate(keras.optimizers.schedules.LearningRateSchedule):
 # ---------------------------------------------------------------- fit
 def train_box_head(data, out, scenes: int = SCENES, epochs: int | None = None, backbone_weights=BACKBONE_WEIGHTS,
                    cifar_images: int | None = None, export: bool = True, quiet: bool = False,
-                   tiny=None, tiny_per_class: int | None = None, scratch: bool = False, parts: bool = False) -> dict:
+                   tiny=None, tiny_per_class: int | None = None, scratch: bool = False, parts: bool = False,
+                   init=None, learning_rate: float | None = None) -> dict:
     """Fine-tune the box model on proposal crops and the CIFAR-10 training images (the first
     `cifar_images` of them; all by default), and with `tiny` on Tiny ImageNet's training photos
     (the first `tiny_per_class` of each class; all by default), with `parts` a piece of each of its photos of
-    the classes as background too (part_crops); with export, write boxes_{float,int8}.tflite into OUT,
+    the classes as background too (part_crops); `init`: start from a box model's weights (a warm restart,
+    with `learning_rate` at the start of the cosine decay, LEARNING_RATE by default); with export, write boxes_{float,int8}.tflite into OUT,
     calibrate the score thresholds (box_calibration.json) and write the model card. Returns the log."""
     from streamsee.datasets.cifar10 import load_cifar10
     from streamsee.datasets.scenes import background_photos
 
+    if scratch and init is not None:
+        raise ValueError("a net trained from scratch does not start from weights: give scratch or init, not both")
     if parts and tiny is None:
         raise ValueError("the pieces (parts) are cut from Tiny ImageNet's photos: give tiny (--tiny ARCHIVE) too")
     out = Path(out)
@@ -261,7 +274,10 @@ def train_box_head(data, out, scenes: int = SCENES, epochs: int | None = None, b
 
         model, fit = build_fast_model(NUM_CLASSES + 1), fit_scratch
     else:
-        model, fit = build_box_model(backbone_weights), fit_fine_tune
+        model = build_box_model(backbone_weights, init)
+
+        def fit(*fit_args):
+            return fit_fine_tune(*fit_args, learning_rate=learning_rate or LEARNING_RATE)
     with Progress(TextColumn("[bold]boxes"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}"),
                   TimeRemainingColumn(), console=Console(stderr=True), disable=quiet) as bar:
         task = bar.add_task("boxes", total=epochs, status=f"{len(targets)} examples")
@@ -289,8 +305,9 @@ def train_box_head(data, out, scenes: int = SCENES, epochs: int | None = None, b
                        "batch_size": SCRATCH_BATCH_SIZE, "learning_rate": SCRATCH_LEARNING_RATE,
                        "momentum": SCRATCH_MOMENTUM, "weight_decay": SCRATCH_WEIGHT_DECAY,
                        "label_smoothing": LABEL_SMOOTHING, "ema_momentum": EMA_MOMENTUM} if scratch else
-                      {"name": "fine-tune", "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE,
-                       "backbone_weights": os.path.relpath(backbone_weights)}),
+                      {"name": "fine-tune", "batch_size": BATCH_SIZE, "learning_rate": learning_rate or LEARNING_RATE,
+                       "backbone_weights": os.path.relpath(backbone_weights),
+                       "init": init and os.path.relpath(init)}),
            "history": [{"epoch": epoch + 1, "loss": round(loss, 5), "weighted_accuracy": round(accuracy, 5)}
                        for epoch, (loss, accuracy) in enumerate(zip(history["loss"], history["accuracy"]))]}
     if export:
@@ -327,7 +344,8 @@ def write_model_card(out: Path, log: dict) -> None:
         + ", so that a box's score is its class probability among the ten and background.",
         "",
         f"- Produced by: `{invocation()}`",
-        (f"- Started from: `{recipe['backbone_weights']}` (background score at zero)" if recipe["name"] == "fine-tune" else
+        (f"- Started from: `{recipe['init']}` (an earlier run's box model: a warm restart)" if recipe.get("init") else
+         f"- Started from: `{recipe['backbone_weights']}` (background score at zero)" if recipe["name"] == "fine-tune" else
          f"- Net: `{recipe['net']}` (training/fastnet.py), trained from scratch after airbench94's recipe"),
         f"- Data: {log['crops']} crops ({log['background_crops']} background) cut by both proposal methods "
         f"(plus {log['jittered_per_object']} jittered copies of each object's box) from {log['scenes']} 640x480 "
