@@ -237,8 +237,9 @@ def train_box_head(data, out, scenes: int = SCENES, epochs: int | None = None, b
     `cifar_images` of them; all by default), and with `tiny` on Tiny ImageNet's training photos
     (the first `tiny_per_class` of each class; all by default), with `parts` a piece of each of its photos of
     the classes as background too (part_crops); `init`: start from a box model's weights (a warm restart,
-    with `learning_rate` at the start of the cosine decay, LEARNING_RATE by default); with export, write boxes_{float,int8}.tflite into OUT,
-    calibrate the score thresholds (box_calibration.json) and write the model card. Returns the log."""
+    with `learning_rate` at the start of the cosine decay, LEARNING_RATE by default); with export, write
+    boxes_{float,int8}.tflite into OUT, calibrate the score thresholds (box_calibration.json) and write the
+    model card. Returns the log."""
     from streamsee.datasets.cifar10 import load_cifar10
     from streamsee.datasets.scenes import background_photos
 
