@@ -1,26 +1,37 @@
 """Measure variants of the two paths on the real development set (docs/experiments.md records the figures).
 
     python scripts/footage_variants.py [--frames 20] [--smooth 0.6] [--box-model PATH] [--grids 1,2,3]
-        [--square-crops] [--min-score S] [--modes boxes,segment] > runs/footage_VARIANT.json
+        [--square-crops] [--min-score S] [--modes boxes,segment] [--working-width 160] [--coarse-every 2]
+        [--lead-gap 4]
+        > runs/footage_VARIANT.json
 
 Prints the `evaluate --footage --json` report (int8 exports) of an analyser built with the variant:
 - --box-model: another box model for the box path, the FCN path's region namer and its coarse windows;
 - --grids: the coarse windows' levels (windows.GRIDS: windows per side);
 - --square-crops: every crop grown to a square about its centre (inside the frame) before it is
-  squeezed to 32x32, in the box path, the windows and the namer.
+  squeezed to 32x32, in the box path, the windows and the namer;
+- --working-width: the class FCN's working width (fcn.WORKING_WIDTH);
+- --coarse-every: with smoothing, the coarse windows made on every N-th frame of a scene
+  (smoothing.COARSE_EVERY);
+- --lead-gap: frames between a scored frame's lead frames (footage.LEAD_GAP; 1: consecutive frames, as a
+  file job analyses them).
 """
 
 import argparse
+import functools
 import json
 
 import numpy as np
 
+import streamsee.evaluation.footage as footage
 import streamsee.recognition.boxes as boxes
 import streamsee.recognition.regions as regions
 import streamsee.recognition.windows as windows
-from streamsee.evaluation.footage import evaluate_footage
+from streamsee.evaluation.footage import LEAD_GAP, evaluate_footage
 from streamsee.live.analyser import Analyser
+from streamsee.live.smoothing import COARSE_EVERY, CoarseReuse
 from streamsee.recognition.boxes import DEFAULT_BOX_MODEL, BoxDetector
+from streamsee.recognition.fcn import WORKING_WIDTH, ScoreMap
 from streamsee.recognition.regions import RegionNamer
 from streamsee.recognition.segmenter import Segmenter
 from streamsee.recognition.windows import GRIDS, WindowScores
@@ -34,6 +45,9 @@ parser.add_argument("--grids", default=",".join(map(str, GRIDS)))
 parser.add_argument("--square-crops", action="store_true")
 parser.add_argument("--min-score", type=float, default=None, help="the box path's threshold (default: calibrated)")
 parser.add_argument("--modes", default="boxes,segment")
+parser.add_argument("--working-width", type=int, default=WORKING_WIDTH)
+parser.add_argument("--coarse-every", type=int, default=COARSE_EVERY)
+parser.add_argument("--lead-gap", type=int, default=LEAD_GAP)
 args = parser.parse_args()
 
 squeezed = boxes.crop_boxes
@@ -53,6 +67,7 @@ def square_crops(frame: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
 if args.square_crops:
     boxes.crop_boxes = regions.crop_boxes = windows.crop_boxes = square_crops
 
+footage.sample_frames = functools.partial(footage.sample_frames, gap=args.lead_gap)
 modes = tuple(args.modes.split(","))
 analyser = Analyser("compare" if len(modes) == 2 else modes[0], smooth=args.smooth, runtime="int8")
 for path in analyser.paths.values():
@@ -61,8 +76,10 @@ if "boxes" in modes:
     analyser.paths["boxes"] = BoxDetector(model_path=args.box_model, min_score=args.min_score)
 if "segment" in modes:
     grids = tuple(int(n) for n in args.grids.split(","))
-    analyser.paths["segment"] = Segmenter(namer=RegionNamer(args.box_model),
+    analyser.paths["segment"] = Segmenter(ScoreMap(working_width=args.working_width),
+                                          namer=RegionNamer(args.box_model),
                                           coarse=WindowScores(args.box_model, grids=grids))
+analyser.smoother.coarse = CoarseReuse(args.coarse_every)
 report = evaluate_footage(args.media, frames_per_clip=args.frames, analyser=analyser)
 report["variant"] = vars(args)
 print(json.dumps(report))

@@ -21,7 +21,7 @@ def test_every_frame_of_a_file_with_its_class_map(media):
     assert frames[3].timestamp == pytest.approx(0.3)
     first = frames[0]
     assert first.image.shape == (512, 512, 3) and first.image.dtype == np.uint8
-    assert first.class_map.shape == (512, 512) and first.probabilities.shape == (80, 80, 11)  # stride 2 of the 160x160 working size
+    assert first.class_map.shape == (512, 512) and first.probabilities.shape == (64, 64, 11)  # stride 2 of the 128x128 working size
     assert first.boxes is None and set(first.timings_ms) == {"segment"}
     assert all(frame.latency_ms > 0 for frame in frames)
     snapshot = stream.stats.snapshot(whole_run=True)

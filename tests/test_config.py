@@ -77,7 +77,7 @@ def test_overrides_win_and_none_does_not_override():
     config = fast.replace(working_width=256, budget_ms=None, mode=None, hud=False, min_score=0.4)
     assert (config.working_width, config.hud, config.min_score) == (256, False, 0.4)
     assert (config.budget_ms, config.mode, config.queue_size) == (fast.budget_ms, fast.mode, fast.queue_size)
-    assert fast.working_width == 128  # the preset itself is unchanged
+    assert fast.working_width == 96  # the preset itself is unchanged
 
 
 def test_overrides_are_checked():

@@ -7,7 +7,7 @@ import pytest
 from streamsee.core.files import SAMPLE_IMAGE
 from streamsee.core.labels import BACKGROUND_ID, NUM_CLASSES
 from streamsee.core.result import Result
-from streamsee.live.smoothing import BoxTracker, HeatmapSmoother, SceneCut, Smoother, check_keep
+from streamsee.live.smoothing import BoxTracker, CoarseReuse, HeatmapSmoother, SceneCut, Smoother, check_keep
 from streamsee.recognition.outline import Outliner
 from streamsee.recognition.segmenter import summarise
 
@@ -115,16 +115,18 @@ class CountingSegmenter:
         return np.full((*self.map_shape(frame.shape), NUM_CLASSES + 1), self.made, np.float32)
 
 
-def test_coarse_level_made_every_other_frame_and_afresh_at_a_cut_or_new_size():
+def test_coarse_level_made_every_third_frame_and_afresh_at_a_cut_or_new_size():
     smoother, segmenter = Smoother(0.6), CountingSegmenter()
     frame, wide = np.zeros(FRAME, np.uint8), np.zeros((80, 160, 3), np.uint8)
-    maps = [smoother.coarse_map(segmenter, frame, new_scene=False)[0, 0, 0] for _ in range(5)]
-    assert maps == [1, 1, 2, 2, 3]  # made, reused, made, reused, made
+    maps = [smoother.coarse_map(segmenter, frame, new_scene=False)[0, 0, 0] for _ in range(7)]
+    assert maps == [1, 1, 1, 2, 2, 2, 3]  # made, reused twice, made ...
     assert smoother.coarse_map(segmenter, frame, new_scene=True)[0, 0, 0] == 4  # a cut: made afresh
     assert smoother.coarse_map(segmenter, wide, new_scene=False).shape[:2] == (10, 20)  # another size: afresh
     assert segmenter.made == 5
     smoother.reset()
     assert smoother.coarse_map(segmenter, frame, new_scene=False)[0, 0, 0] == 6
+    every_other = CoarseReuse(2)
+    assert [every_other(segmenter, frame)[0, 0, 0] for _ in range(3)] == [7, 7, 8]
     assert Smoother(0.0).coarse_map(segmenter, frame, new_scene=False) is None  # smoothing off: each frame its own
 
 

@@ -114,7 +114,7 @@ class RunConfig:
 
     mode: str = "segment"             # box path, FCN path, or both side by side
     proposals: str = "boundieboxies"  # region proposals for the box path
-    working_width: int = 160          # FCN working width in pixels (recognition.fcn.WORKING_WIDTH)
+    working_width: int = 128          # FCN working width in pixels (recognition.fcn.WORKING_WIDTH)
     objectness_width: int | None = None  # the objectness FCN at this width (finds small pasted objects); None: off (segmenter)
     min_score: float | None = None    # box path: least class probability kept; None = calibrated
     budget_ms: float = 250.0          # live sources: results drawn within this of capture (live.governor lowers the cost)

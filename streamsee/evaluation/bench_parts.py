@@ -295,7 +295,7 @@ class FirstFrames(Resource):
 def bench_pipeline(path: str | None, frames: list[np.ndarray], budget_ms: float, live_frames: int,
                    live_fps: int, modes: tuple[str, ...] = ("segment", "boxes")) -> dict:
     """Per mode, with the main job's settings (core.config.RunConfig: smoothing on, so the FCN path's
-    coarse level is reused every other frame): the bare path (the analysis alone, on the decoded frames)
+    coarse level is made every third frame): the bare path (the analysis alone, on the decoded frames)
     against the whole file job (decode, analyse, draw with the HUD, encode: live.pipeline.process into a
     temporary .mp4) on the same frames, in frames per second; then the segment mode live: the video retimed to `live_fps`
     and played at that rate (--realtime), drawn and encoded: the results' age when drawn against the

@@ -20,7 +20,8 @@ from streamsee.render.drawing import BoxAnnotator, HeatmapAnnotator, side_by_sid
 MODES = ("boxes", "segment", "compare")
 # The shipped models each path runs, with the input shape their export is chosen for (recognition.variants):
 # the FCNs at their working widths on a 4:3 frame, the box model on a batch of 64 crops (the box path: 300).
-SHIPPED = {"fcn": (DEFAULT_FCN, (1, 120, WORKING_WIDTH, 3)), "objectness": (DEFAULT_OBJECTNESS, (1, 192, OBJECTNESS_WIDTH, 3)),
+SHIPPED = {"fcn": (DEFAULT_FCN, (1, WORKING_WIDTH * 3 // 4, WORKING_WIDTH, 3)),
+           "objectness": (DEFAULT_OBJECTNESS, (1, 192, OBJECTNESS_WIDTH, 3)),
            "boxes": (DEFAULT_BOX_MODEL, (64, 32, 32, 3))}
 NEEDS = {"boxes": ("boxes",), "segment": ("fcn", "boxes"), "compare": ("fcn", "boxes")}
 

@@ -8,7 +8,7 @@ not flicker and one frame's slip is outvoted:
   where the classes' votes together beat background's, of the class with the most.
 - box path (BoxTracker): boxes are followed across frames by IoU; each track's box and per-class
   score are moving averages, and a track is shown once it has been seen on `confirm` frames.
-- FCN path's coarse level (CoarseReuse): made on every other frame and reused on the one between.
+- FCN path's coarse level (CoarseReuse): made on every third frame and reused on the two between.
 All forget everything at a scene cut (SceneCut) or a change of frame size.
 
 `keep` is the share of the running state each new frame keeps (0: off, the result as the path gave it).
@@ -36,8 +36,11 @@ MATCH_IOU = 0.3  # a box at least this close to a track continues it
 CONFIRM = 2  # a track is shown once seen on this many frames
 MAX_MISSED = 2  # a track not seen on more frames in a row than this is dropped
 # The FCN path's coarse level (the box model over large windows: most of the path's time) is made on
-# every COARSE_EVERY-th frame of a scene and reused on the frames between (CoarseReuse).
-COARSE_EVERY = 2
+# every COARSE_EVERY-th frame of a scene and reused on the frames between (CoarseReuse). Real footage with
+# the class FCN at 128 (`evaluate --footage`, int8): every 2nd frame 0.480 / 0.107 (positive clips right /
+# negative clips claimed), every 3rd 0.466 / 0.010; analysed frames 1 apart: 0.457 / 0.177 and 0.457 / 0.055
+# (docs/experiments.md, 2026-12-07).
+COARSE_EVERY = 3
 
 
 def check_keep(keep: float) -> float:

@@ -23,7 +23,11 @@ DEFAULT_FCN = MODELS_DIR / "fcn" / "fcn_int8.tflite"  # frozen backbone: class s
 DEFAULT_OBJECTNESS = MODELS_DIR / "objectness" / "fcn_int8.tflite"  # fine-tuned backbone: where objects are
 OUTPUT_STRIDE = 2
 STRIDE = 8  # the working size is rounded to a multiple of the deepest stride
-WORKING_WIDTH = 160  # the class FCN's: chosen by measurement on composed scenes and real footage (docs/experiments.md)
+# The class FCN's working width. Real footage (`evaluate --footage`, smoothed, int8; 2026-12-07): 160 and 128
+# score alike (positive clips right 0.475 and 0.480, negative clips claimed 0.123 and 0.107, photos the same;
+# 96 claims one more negative photo); composed scenes mIoU 0.219 at 160, 0.232 at 128; the class FCN takes
+# 11.0 ms at 160 and 7.2 ms at 128 on a 640x480 frame here (docs/experiments.md).
+WORKING_WIDTH = 128
 # The objectness FCN's working width: with the outline drawn from its map (outline.Outliner), a finer
 # map pays. Mean mIoU over the dev and two selection scene sets: 160 0.632, 192 0.658, 224 0.658,
 # 256 0.665, 320 0.618 (docs/experiments.md).
