@@ -171,6 +171,23 @@ def test_video_sink_places_a_nan_frame_after_the_last(tmp_path):
     assert times == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4])
 
 
+def test_video_sink_keeps_the_colours_and_an_odd_size_is_cropped_even(tmp_path):
+    out = tmp_path / "colours.mp4"
+    image = np.zeros((121, 161, 3), np.uint8)  # odd sides: 4:2:0 needs even ones
+    for number, colour in enumerate([(0, 0, 255), (0, 255, 0), (255, 0, 0), (30, 200, 240), (128, 128, 128)]):
+        image[:, number * 32:(number + 1) * 32] = colour
+    with VideoSink(out, 10, (161, 121)) as sink:
+        for index in range(3):
+            sink.write(image, index / 10)
+    with av.open(str(out)) as container:
+        decoded = [frame.to_ndarray(format="bgr24") for frame in container.decode(video=0)]
+    assert len(decoded) == 3 and decoded[-1].shape == (120, 160, 3)
+    inner = (slice(8, 112), [slice(number * 32 + 6, (number + 1) * 32 - 6) for number in range(5)])
+    for patch in inner[1]:  # away from the edges that chroma subsampling blurs: each colour as written
+        difference = np.abs(decoded[-1][inner[0], patch].astype(int) - image[inner[0], patch].astype(int))
+        assert difference.mean() < 4, (patch, difference.mean())
+
+
 def test_h264_is_written_at_a_speed_that_keeps_up_with_a_live_source(tmp_path):
     # x264 writes its settings into the stream (an SEI message): "veryfast" is one reference frame and
     # sub-pixel refinement 2; the encoder's default, "medium", three and 7.

@@ -280,7 +280,9 @@ class VideoSink(FileOutput):
     def write(self, image: np.ndarray, timestamp: float) -> None:
         import av
 
-        frame = av.VideoFrame.from_ndarray(image[: self.stream.height, : self.stream.width], format="bgr24")
+        # OpenCV's BGR -> I420 (BT.601, limited range, as FFmpeg's swscale does it) takes half swscale's time
+        planes = cv2.cvtColor(image[: self.stream.height, : self.stream.width], cv2.COLOR_BGR2YUV_I420)
+        frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
         frame.pts = self.pts(timestamp)
         frame.time_base = self.time_base
         with signals_held():  # packets the encoder gave back are written, or the file may lose its keyframe
