@@ -1,8 +1,8 @@
 """Measure variants of the two paths on the real development set (docs/experiments.md records the figures).
 
     python scripts/footage_variants.py [--frames 20] [--smooth 0.6] [--box-model PATH] [--grids 1,2,3]
-        [--square-crops] [--min-score S] [--modes boxes,segment] [--working-width 160] [--coarse-every 2]
-        [--lead-gap 4]
+        [--square-crops] [--min-score S] [--modes boxes,segment] [--working-width 128] [--coarse-every 3]
+        [--lead-gap 4] [--segment-min-score 0.5]
         > runs/footage_VARIANT.json
 
 Prints the `evaluate --footage --json` report (int8 exports) of an analyser built with the variant:
@@ -14,7 +14,8 @@ Prints the `evaluate --footage --json` report (int8 exports) of an analyser buil
 - --coarse-every: with smoothing, the coarse windows made on every N-th frame of a scene
   (smoothing.COARSE_EVERY);
 - --lead-gap: frames between a scored frame's lead frames (footage.LEAD_GAP; 1: consecutive frames, as a
-  file job analyses them).
+  file job analyses them);
+- --segment-min-score: the FCN path's least region probability (segmenter.MIN_SCORE).
 """
 
 import argparse
@@ -33,7 +34,7 @@ from streamsee.live.smoothing import COARSE_EVERY, CoarseReuse
 from streamsee.recognition.boxes import DEFAULT_BOX_MODEL, BoxDetector
 from streamsee.recognition.fcn import WORKING_WIDTH, ScoreMap
 from streamsee.recognition.regions import RegionNamer
-from streamsee.recognition.segmenter import Segmenter
+from streamsee.recognition.segmenter import MIN_SCORE, Segmenter
 from streamsee.recognition.windows import GRIDS, WindowScores
 
 parser = argparse.ArgumentParser()
@@ -48,6 +49,7 @@ parser.add_argument("--modes", default="boxes,segment")
 parser.add_argument("--working-width", type=int, default=WORKING_WIDTH)
 parser.add_argument("--coarse-every", type=int, default=COARSE_EVERY)
 parser.add_argument("--lead-gap", type=int, default=LEAD_GAP)
+parser.add_argument("--segment-min-score", type=float, default=MIN_SCORE)
 args = parser.parse_args()
 
 squeezed = boxes.crop_boxes
@@ -78,7 +80,7 @@ if "segment" in modes:
     grids = tuple(int(n) for n in args.grids.split(","))
     analyser.paths["segment"] = Segmenter(ScoreMap(working_width=args.working_width),
                                           namer=RegionNamer(args.box_model),
-                                          coarse=WindowScores(args.box_model, grids=grids))
+                                          coarse=WindowScores(args.box_model, grids=grids), min_score=args.segment_min_score)
 analyser.smoother.coarse = CoarseReuse(args.coarse_every)
 report = evaluate_footage(args.media, frames_per_clip=args.frames, analyser=analyser)
 report["variant"] = vars(args)
