@@ -23,7 +23,8 @@ def no_tensorflow(weights, inputs, repeats):
 def report(cifar_path, media):
     settings = BenchSettings(frames=2, sizes=((640, 480),), data=str(cifar_path), backgrounds=str(media("negatives")),
                              scenes=4, scaling_counts=(1, 8), scaling_frames=1, windows_width=32, matmul_side=256,
-                             fc_side=128, live_frames=15, sources=(1, 2), source_frames=3)
+                             fc_side=128, pipeline_frames=3, pipeline_rounds=2, live_frames=15, sources=(1, 2),
+                             source_frames=3)
     lines = []
     measured = run_bench(settings, lines.append, time_tensorflow=no_tensorflow)
     assert list(dict.fromkeys(line[:3] for line in lines)) == ["0/7", "1/7", "2/7", "3/7", "4/7", "5/7", "6/7", "7/7"]
@@ -71,7 +72,8 @@ def test_the_report_carries_every_part(report):
     assert limit["class_fcn"]["litert_int8"]["macs"] == 453_227_520  # at 96x128: 0.64 of 708,168,000 at 120x160
     assert all(row["percent_of_peak"] > 0 for row in limit["class_fcn"].values())
     assert set(report["pipeline"]) == {"frames", "segment", "boxes"}
-    assert report["pipeline"]["segment"]["file_frames"] == 2
+    assert report["pipeline"]["segment"]["file_frames"] == report["pipeline"]["frames"] == 3
+    assert report["pipeline"]["segment"]["rounds"] == 2 and report["pipeline"]["boxes"]["file_frames"] == 2
     assert set(report["live"]) >= {"p50_ms", "p95_ms", "budget_ms"} and report["live"]["budget_ms"] == 250.0
     live = report["live"]
     assert live["frames"] == 15 and live["results"] >= 1

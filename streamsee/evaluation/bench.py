@@ -42,6 +42,8 @@ class BenchSettings:
     windows_width: int | None = None  # the class FCN's working width for part 3 (None: the shipped one)
     matmul_side: int = 2048
     fc_side: int = 1024
+    pipeline_frames: int = 90  # part 6: the segment mode's file job and bare path, frames a round
+    pipeline_rounds: int = 3  # part 6: rounds of each for the segment mode, taking turns (medians); the box path: 1
     live_frames: int = 150
     live_fps: int = 30
     sources: tuple[int, ...] = (1, 2, 4)  # sources at once, part 7
@@ -133,10 +135,13 @@ def run_bench(settings: BenchSettings, progress=None, time_tensorflow=None) -> d
     report["limit"] = bench_limit.distance_to_limit(peak, report["runtimes"], report["paths"])
 
     say(f"6/7 file job against the bare path; live at {settings.live_fps} fps")
-    pipeline = bench_parts.bench_pipeline(settings.input, frames, RunConfig().budget_ms, settings.live_frames,
-                                          settings.live_fps)
-    report["live"] = pipeline.pop("live")
-    report["pipeline"] = pipeline
+    segment_frames = bench_parts.decode_frames(settings.input, settings.pipeline_frames)
+    report["pipeline"] = {"frames": len(segment_frames),
+                          "segment": bench_parts.file_against_bare(settings.input, "segment", segment_frames,
+                                                                   settings.pipeline_rounds),
+                          "boxes": bench_parts.file_against_bare(settings.input, "boxes", frames)}
+    report["live"] = bench_parts.bench_live(settings.input, frames, RunConfig().budget_ms, settings.live_frames,
+                                            settings.live_fps)
     from streamsee.evaluation.bench_sources import bench_sources
 
     say(f"7/7 {', '.join(map(str, settings.sources))} sources at once, with and without a browser client")
@@ -157,7 +162,9 @@ def add_bench_parser(commands, default_data: str) -> None:
         "to this CPU's peak, the file job against the bare path, live latency. Takes minutes; --frames shortens it.")
     bench.add_argument("--input", metavar="VIDEO", default=None, help="the video the frames come from "
                        "(default: the bundled sample)")
-    bench.add_argument("--frames", metavar="N", default="20", help="frames per size and per mode (default 20)")
+    bench.add_argument("--frames", metavar="N", default="20",
+                       help="frames per size and per mode (default 20; the segment mode's file job against its bare "
+                            "path: 90 a round, 3 rounds)")
     bench.add_argument("--sizes", default=",".join(size_key(s) for s in SIZES),
                        help="frame sizes, WIDTHxHEIGHT, comma-separated (default: %(default)s)")
     bench.add_argument("--json", metavar="PATH", default=None, help="write the whole report as JSON")

@@ -7,6 +7,7 @@ of the objects a path holds (instance attributes, so the recognition code is unt
 from __future__ import annotations
 
 import math
+import statistics
 import tempfile
 import time
 from collections import defaultdict
@@ -292,49 +293,58 @@ class FirstFrames(Resource):
             yield item
 
 
-def bench_pipeline(path: str | None, frames: list[np.ndarray], budget_ms: float, live_frames: int,
-                   live_fps: int, modes: tuple[str, ...] = ("segment", "boxes")) -> dict:
-    """Per mode, with the main job's settings (core.config.RunConfig: smoothing on, so the FCN path's
-    coarse level is made every third frame): the bare path (the analysis alone, on the decoded frames)
-    against the whole file job (decode, analyse, draw with the HUD, encode: live.pipeline.process into a
-    temporary .mp4) on the same frames, in frames per second; then the segment mode live: the video retimed to `live_fps`
-    and played at that rate (--realtime), drawn and encoded: the results' age when drawn against the
-    budget (what live.governor holds), and each frame's latency."""
+def file_against_bare(path: str | None, mode: str, frames: list[np.ndarray], rounds: int = 1) -> dict:
+    """`mode` with the main job's settings (core.config.RunConfig: smoothing on, so the FCN path's coarse level
+    is made every third frame): the bare path (the analysis alone, on the decoded frames) against the whole
+    file job (decode, analyse, draw with the HUD, encode: live.pipeline.process into a temporary .mp4) on the
+    same frames, in frames per second; `rounds` of each, taking turns, and their medians (a shared machine's
+    speed drifts within a minute)."""
+    from streamsee.core.config import RunConfig
+    from streamsee.live.analyser import Analyser
+    from streamsee.live.pipeline import process
+
+    bare, file, run = [], [], None
+    with tempfile.TemporaryDirectory(prefix="streamsee-bench-") as folder, \
+            Analyser.from_config(RunConfig(mode=mode)) as analyser:
+        analyser(frames[0])  # warm-up: the file job below runs the same, warm, analyser
+        for _ in range(rounds):
+            analyser.smoother.reset()
+            started = time.perf_counter()
+            for frame in frames:
+                analyser(frame)
+            bare.append(len(frames) / (time.perf_counter() - started))
+            analyser.smoother.reset()  # the file job starts the video afresh
+            with open_video(path) as video:
+                run = process(FirstFrames(video, len(frames)), analyser, output=Path(folder) / f"{mode}.mp4",
+                              notify=lambda line: None)
+            file.append(run.frames_per_second)
+    row = {"bare_fps": round(statistics.median(bare), 3), "file_fps": round(statistics.median(file), 3),
+           "rounds": rounds, "file_frames": run.snapshot.frames, "file_stage_ms": run.snapshot.to_json()["stage_ms"]}
+    row["file_over_bare"] = round(row["file_fps"] / row["bare_fps"], 3)
+    return row
+
+
+def bench_live(path: str | None, frames: list[np.ndarray], budget_ms: float, live_frames: int, live_fps: int) -> dict:
+    """The segment mode live: the video retimed to `live_fps` and played at that rate (--realtime), drawn and
+    encoded: the results' age when drawn against the budget (what live.governor holds), and each frame's latency."""
     from streamsee.core.config import RunConfig
     from streamsee.live.analyser import Analyser
     from streamsee.live.pipeline import process
     from streamsee.video.sources import Paced
 
-    report: dict = {"frames": len(frames)}
-    with tempfile.TemporaryDirectory(prefix="streamsee-bench-") as folder:
-        for mode in modes:
-            with Analyser.from_config(RunConfig(mode=mode)) as analyser:
-                analyser(frames[0])  # warm-up: the file job below runs the same, warm, analyser
-                analyser.smoother.reset()
-                started = time.perf_counter()
-                for frame in frames:
-                    analyser(frame)
-                bare_s = time.perf_counter() - started
-                analyser.smoother.reset()  # the file job starts the video afresh
-                with open_video(path) as video:
-                    run = process(FirstFrames(video, len(frames)), analyser, output=Path(folder) / f"{mode}.mp4",
-                                  notify=lambda line: None)
-            report[mode] = {"bare_fps": round(len(frames) / bare_s, 3), "file_fps": round(run.frames_per_second, 3),
-                            "file_frames": run.snapshot.frames, "file_stage_ms": run.snapshot.to_json()["stage_ms"]}
-            report[mode]["file_over_bare"] = round(report[mode]["file_fps"] / report[mode]["bare_fps"], 3)
-        with Analyser.from_config(RunConfig(mode="segment")) as analyser, open_video(path) as video:
-            analyser(frames[0])
-            analyser.smoother.reset()
-            source = Paced(FirstFrames(video, live_frames, rate=live_fps))
-            run = process(source, analyser, output=Path(folder) / "live.mp4", budget_ms=budget_ms,
-                          notify=lambda line: None)
+    with tempfile.TemporaryDirectory(prefix="streamsee-bench-") as folder, \
+            Analyser.from_config(RunConfig(mode="segment")) as analyser, open_video(path) as video:
+        analyser(frames[0])
+        analyser.smoother.reset()
+        source = Paced(FirstFrames(video, live_frames, rate=live_fps))
+        run = process(source, analyser, output=Path(folder) / "live.mp4", budget_ms=budget_ms,
+                      notify=lambda line: None)
     # What the budget holds (live.governor): a result's age when first drawn, capture of its frame -> drawn.
     # Every frame is drawn at once with the newest result: its own latency (capture -> drawn) is apart.
     snapshot, cost = run.snapshot, run.cost or {}
-    report["live"] = {"p50_ms": cost.get("result_age_p50_ms"), "p95_ms": cost.get("result_age_p95_ms"),
-                      "budget_ms": budget_ms, "results": cost.get("results"), "final_cost_level": cost.get("level"),
-                      "frame_latency_p50_ms": round(snapshot.latency_p50_ms, 1),
-                      "frame_latency_p95_ms": round(snapshot.latency_p95_ms, 1), "source_fps": live_fps,
-                      "frames": snapshot.frames, "seconds": round(run.seconds, 2), "analysed": snapshot.analysed,
-                      "skipped": snapshot.skipped, "dropped": snapshot.dropped, "cost": run.cost}
-    return report
+    return {"p50_ms": cost.get("result_age_p50_ms"), "p95_ms": cost.get("result_age_p95_ms"),
+            "budget_ms": budget_ms, "results": cost.get("results"), "final_cost_level": cost.get("level"),
+            "frame_latency_p50_ms": round(snapshot.latency_p50_ms, 1),
+            "frame_latency_p95_ms": round(snapshot.latency_p95_ms, 1), "source_fps": live_fps,
+            "frames": snapshot.frames, "seconds": round(run.seconds, 2), "analysed": snapshot.analysed,
+            "skipped": snapshot.skipped, "dropped": snapshot.dropped, "cost": run.cost}
