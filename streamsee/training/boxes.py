@@ -79,23 +79,18 @@ def build_box_model(backbone_weights=BACKBONE_WEIGHTS, init=None) -> keras.Model
     `init`: a box model's own weights (boxes.weights.h5 of an earlier run) instead, a warm restart."""
     from streamsee.training.model import build_model
 
-    if init is not None:
-        model = build_model(num_classes=NUM_CLASSES + 1)
-        model = keras.Model(model.input, model.output, name="box_model")
-        model.load_weights(init)
-        for layer in model.layers:
-            if isinstance(layer, layers.BatchNormalization):
-                layer.trainable = False
-        return model
-    classifier = build_model()
-    classifier.load_weights(backbone_weights)
     model = build_model(num_classes=NUM_CLASSES + 1)
-    for layer in classifier.layers:
-        if layer.weights and layer.name != "score_conv":
-            model.get_layer(layer.name).set_weights(layer.get_weights())
-    kernel, bias = classifier.get_layer("score_conv").get_weights()
-    model.get_layer("score_conv").set_weights([np.concatenate([kernel, np.zeros_like(kernel[..., :1])], axis=-1),
-                                               np.append(bias, 0.0).astype(np.float32)])
+    if init is not None:
+        model.load_weights(init)
+    else:
+        classifier = build_model()
+        classifier.load_weights(backbone_weights)
+        for layer in classifier.layers:
+            if layer.weights and layer.name != "score_conv":
+                model.get_layer(layer.name).set_weights(layer.get_weights())
+        kernel, bias = classifier.get_layer("score_conv").get_weights()
+        model.get_layer("score_conv").set_weights([np.concatenate([kernel, np.zeros_like(kernel[..., :1])], axis=-1),
+                                                   np.append(bias, 0.0).astype(np.float32)])
     for layer in model.layers:
         if isinstance(layer, layers.BatchNormalization):
             layer.trainable = False
