@@ -67,15 +67,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train the shared CIFAR-10 convnet (checkpoints and resumes), "
                                 "or the FCN heads on top of it")
-    train.add_argument("what", nargs="?", choices=("classifier", "fcn", "boxes"), default="classifier",
-                       help="the classifier (default), the FCN heads, or the box path's model "
-                            "(fine-tuned, with its score thresholds)")
+    train.add_argument("what", nargs="?", choices=("classifier", "fcn", "boxes", "fast"), default="classifier",
+                       help="the classifier (default), the FCN heads, the box path's model "
+                            "(fine-tuned, with its score thresholds), or the fast ten-class classifier the box model "
+                            "can start from (needs --tiny)")
     train.add_argument("--data", required=True, help="CIFAR-10: JPEG tree (.tar.gz or folder) or binary release")
     train.add_argument("--out", required=True, help="folder for checkpoint, log, exported models, model card")
     train.add_argument("--epochs", type=int, default=None, help="classifier: length of the one-cycle schedule; boxes: epochs")
     train.add_argument("--tiny", default=None, metavar="ARCHIVE",
                        help="boxes: also train on Tiny ImageNet's training photos (tinyimagenet-64.tar.gz): "
-                            "the mapped classes at their class, the 'none' classes as background")
+                            "the mapped classes at their class, the 'none' classes as background; fast: its photos "
+                            "of the classes")
+    train.add_argument("--fast-backbone", default=None, metavar="WEIGHTS",
+                       help="boxes: start from a fast classifier's weights (fast.weights.h5 of `train fast`) "
+                            "instead of the shipped classifier")
     train.add_argument("--parts", action="store_true",
                        help="boxes, with --tiny: a piece of each photo of the classes as background too (an ear is not a cat)")
     train.add_argument("--scratch", action="store_true",
@@ -274,10 +279,19 @@ def run_train(args) -> int:
         train_box_head = training("boxes").train_box_head
 
         log = train_box_head(args.data, args.out, tiny=args.tiny, epochs=args.epochs, scratch=args.scratch,
-                                parts=args.parts, init=args.init, learning_rate=args.learning_rate)
+                                parts=args.parts, init=args.init, learning_rate=args.learning_rate,
+                                fast_backbone=args.fast_backbone)
         print(json.dumps({key: value for key, value in log.items() if key != "calibration"}
                          | {"min_score": log["calibration"]["min_score"],
                             "recall_at_min_score": log["calibration"]["recall_at_min_score"]}))
+        return 0
+    if args.what == "fast":
+        if args.tiny is None:
+            raise ValueError("streamsee train fast learns from real photos too: give --tiny ARCHIVE "
+                             "(tinyimagenet-64.tar.gz)")
+        fast = training("fast_classifier")
+        log = fast.train_fast(args.data, args.tiny, args.out, epochs=args.epochs or fast.EPOCHS)
+        print(json.dumps(log["evaluation"]))
         return 0
     if args.what == "fcn":
         train_fcn = training("fcn")

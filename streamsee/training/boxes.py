@@ -42,6 +42,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from streamsee.core.files import MODELS_DIR  # noqa: E402
 from streamsee.core.labels import NUM_CLASSES  # noqa: E402
+from streamsee.training import fastnet  # noqa: E402
 
 # ---------------------------------------------------------------- constants
 BACKBONE_WEIGHTS = MODELS_DIR / "classifier" / "classifier.weights.h5"
@@ -66,31 +67,31 @@ BACKGROUND = NUM_CLASSES  # index of the background output
 SCRATCH_EPOCHS = 10  # epochs of SCRATCH_EXAMPLES examples drawn from the whole shuffled set
 SCRATCH_EXAMPLES = 100_000
 SCRATCH_BATCH_SIZE = 512
-SCRATCH_LEARNING_RATE = 0.2  # SGD, Nesterov momentum 0.85: linear warm-up over the first epoch, linear decay to 0
-SCRATCH_MOMENTUM = 0.85
-SCRATCH_WEIGHT_DECAY = 5e-4
-LABEL_SMOOTHING = 0.2
-EMA_MOMENTUM = 0.99  # the exported weights are this moving average of the fitted ones
+FAST_NET = "fastnet_" + "_".join(map(str, fastnet.WIDTHS))  # the fast classifier's net (--fast-backbone)
 
 
 # ---------------------------------------------------------------- model
-def build_box_model(backbone_weights=BACKBONE_WEIGHTS, init=None) -> keras.Model:
+def build_box_model(backbone_weights=BACKBONE_WEIGHTS, init=None, fast: bool = False) -> keras.Model:
     """The classifier with eleven scores: its weights, a zero background score; batch norm frozen.
-    `init`: a box model's own weights (boxes.weights.h5 of an earlier run) instead, a warm restart."""
+    `init`: a box model's own weights (boxes.weights.h5 of an earlier run) instead, a warm restart.
+    `fast`: training/fastnet.py's net, `backbone_weights` then a fast classifier's (`train fast`)."""
     from streamsee.training.model import build_model
 
-    model = build_model(num_classes=NUM_CLASSES + 1)
+    def build(outputs: int) -> keras.Model:
+        return fastnet.build_fast_model(outputs) if fast else build_model(num_classes=outputs)
+
+    head = "head" if fast else "score_conv"
+    model = build(NUM_CLASSES + 1)
     if init is not None:
         model.load_weights(init)
     else:
-        classifier = build_model()
+        classifier = build(NUM_CLASSES)
         classifier.load_weights(backbone_weights)
         for layer in classifier.layers:
-            if layer.weights and layer.name != "score_conv":
+            if layer.weights and layer.name != head:
                 model.get_layer(layer.name).set_weights(layer.get_weights())
-        kernel, bias = classifier.get_layer("score_conv").get_weights()
-        model.get_layer("score_conv").set_weights([np.concatenate([kernel, np.zeros_like(kernel[..., :1])], axis=-1),
-                                                   np.append(bias, 0.0).astype(np.float32)])
+        model.get_layer(head).set_weights([np.concatenate([weight, np.zeros_like(weight[..., :1])], axis=-1)
+                                           for weight in classifier.get_layer(head).get_weights()])
     for layer in model.layers:
         if isinstance(layer, layers.BatchNormalization):
             layer.trainable = False
@@ -189,50 +190,27 @@ def fit_fine_tune(model, images, targets, weights, epochs, callbacks, learning_r
 def fit_scratch(model, images, targets, weights, epochs, callbacks) -> dict:
     """The from-scratch recipe: whitening from the data, label smoothing, a moving average of the
     weights, a triangular learning rate, epochs of SCRATCH_EXAMPLES drawn examples."""
-    from streamsee.training.fastnet import whiten_from
-
-    whiten_from(model, images)
+    fastnet.whiten_from(model, images)
     steps_per_epoch = SCRATCH_EXAMPLES // SCRATCH_BATCH_SIZE
-    total = epochs * steps_per_epoch
-    schedule = TriangularRate(SCRATCH_LEARNING_RATE, warmup=steps_per_epoch, total=total)
-    model.compile(optimizer=keras.optimizers.SGD(schedule, momentum=SCRATCH_MOMENTUM, nesterov=True,
-                                                 weight_decay=SCRATCH_WEIGHT_DECAY, use_ema=True,
-                                                 ema_momentum=EMA_MOMENTUM),
-                  loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=LABEL_SMOOTHING),
-                  weighted_metrics=["categorical_accuracy"])
+    fastnet.compile_recipe(model, steps_per_epoch, epochs, num_classes=NUM_CLASSES + 1)
     data = batches(images, targets, weights, batch_size=SCRATCH_BATCH_SIZE, one_hot=True).repeat()
     history = model.fit(data, epochs=epochs, steps_per_epoch=steps_per_epoch, verbose=0, callbacks=callbacks).history
     history["accuracy"] = history.pop("categorical_accuracy")
     return history
 
 
-@keras.saving.register_keras_serializable("streamsee")
-class TriangularRate(keras.optimizers.schedules.LearningRateSchedule):
-    """Linear from 0 to `peak` over `warmup` steps, then linear to 0 at `total`."""
-
-    def __init__(self, peak: float, warmup: int, total: int):
-        self.peak, self.warmup, self.total = peak, warmup, total
-
-    def __call__(self, step):
-        step = tf.cast(step, tf.float32)
-        rising = step / self.warmup
-        falling = (self.total - step) / (self.total - self.warmup)
-        return self.peak * tf.clip_by_value(tf.minimum(rising, falling), 0.0, 1.0)
-
-    def get_config(self):
-        return {"peak": self.peak, "warmup": self.warmup, "total": self.total}
-
-
 # ---------------------------------------------------------------- fit
 def train_box_head(data, out, scenes: int = SCENES, epochs: int | None = None, backbone_weights=BACKBONE_WEIGHTS,
                    cifar_images: int | None = None, export: bool = True, quiet: bool = False,
                    tiny=None, tiny_per_class: int | None = None, scratch: bool = False, parts: bool = False,
-                   init=None, learning_rate: float | None = None) -> dict:
+                   init=None, learning_rate: float | None = None, fast_backbone=None) -> dict:
     """Fine-tune the box model on proposal crops and the CIFAR-10 training images (the first
     `cifar_images` of them; all by default), and with `tiny` on Tiny ImageNet's training photos
     (the first `tiny_per_class` of each class; all by default), with `parts` a piece of each of its photos of
     the classes as background too (part_crops); `init`: start from a box model's weights (a warm restart,
-    with `learning_rate` at the start of the cosine decay, LEARNING_RATE by default); with export, write
+    with `learning_rate` at the start of the cosine decay, LEARNING_RATE by default); `fast_backbone`: start
+    from a fast ten-class classifier's weights (`train fast`: training/fastnet.py's net) instead of the
+    shipped classifier; with export, write
     boxes_{float,int8}.tflite into OUT, calibrate the score thresholds (box_calibration.json) and write the
     model card. Returns the log."""
     from streamsee.datasets.cifar10 import load_cifar10
@@ -240,6 +218,8 @@ def train_box_head(data, out, scenes: int = SCENES, epochs: int | None = None, b
 
     if scratch and init is not None:
         raise ValueError("a net trained from scratch does not start from weights: give scratch or init, not both")
+    if fast_backbone is not None and (scratch or init is not None):
+        raise ValueError("the fast backbone is a start of its own: give fast_backbone, scratch or init, one of them")
     if parts and tiny is None:
         raise ValueError("the pieces (parts) are cut from Tiny ImageNet's photos: give tiny (--tiny ARCHIVE) too")
     out = Path(out)
@@ -270,7 +250,7 @@ def train_box_head(data, out, scenes: int = SCENES, epochs: int | None = None, b
 
         model, fit = build_fast_model(NUM_CLASSES + 1), fit_scratch
     else:
-        model = build_box_model(backbone_weights, init)
+        model = build_box_model(fast_backbone or backbone_weights, init, fast=fast_backbone is not None)
 
         def fit(*fit_args):
             return fit_fine_tune(*fit_args, learning_rate=learning_rate or LEARNING_RATE)
@@ -298,11 +278,12 @@ def train_box_head(data, out, scenes: int = SCENES, epochs: int | None = None, b
            "object_iou": OBJECT_IOU, "background_iou": BACKGROUND_IOU,
            "jittered_per_object": JITTERED_PER_OBJECT, "background_share": BACKGROUND_SHARE, "epochs": epochs,
            "recipe": ({"name": "scratch", "net": model.name, "examples_per_epoch": SCRATCH_EXAMPLES,
-                       "batch_size": SCRATCH_BATCH_SIZE, "learning_rate": SCRATCH_LEARNING_RATE,
-                       "momentum": SCRATCH_MOMENTUM, "weight_decay": SCRATCH_WEIGHT_DECAY,
-                       "label_smoothing": LABEL_SMOOTHING, "ema_momentum": EMA_MOMENTUM} if scratch else
-                      {"name": "fine-tune", "batch_size": BATCH_SIZE, "learning_rate": learning_rate or LEARNING_RATE,
-                       "backbone_weights": os.path.relpath(backbone_weights),
+                       "batch_size": SCRATCH_BATCH_SIZE, "learning_rate": fastnet.LEARNING_RATE,
+                       "momentum": fastnet.MOMENTUM, "weight_decay": fastnet.WEIGHT_DECAY,
+                       "label_smoothing": fastnet.LABEL_SMOOTHING, "ema_momentum": fastnet.EMA_MOMENTUM} if scratch else
+                      {"name": "fine-tune", "net": FAST_NET if fast_backbone else "cifar_resnet9",
+                       "batch_size": BATCH_SIZE, "learning_rate": learning_rate or LEARNING_RATE,
+                       "backbone_weights": os.path.relpath(fast_backbone or backbone_weights),
                        "init": init and os.path.relpath(init)}),
            "history": [{"epoch": epoch + 1, "loss": round(loss, 5), "weighted_accuracy": round(accuracy, 5)}
                        for epoch, (loss, accuracy) in enumerate(zip(history["loss"], history["accuracy"]))]}
@@ -323,6 +304,25 @@ def train_box_head(data, out, scenes: int = SCENES, epochs: int | None = None, b
     return log
 
 
+ORIGINS = {  # the card's first sentence, by origin(recipe)
+    "classifier": "The box path's crop classifier: the shared CIFAR-10 classifier with an eleventh score, background, "
+               "fine-tuned end to end on proposal crops (batch-norm statistics frozen)",
+    "fast classifier": "The box path's crop classifier: the fast ten-class classifier (training/fast_classifier.py, "
+               "training/fastnet.py's net) with an eleventh score, background, fine-tuned end to end on proposal crops "
+               "(batch-norm statistics frozen)",
+    "scratch": "The box path's crop classifier (also the FCN path's coarse level and region namer): a net of its own, "
+               "trained from scratch with eleven scores, the ten classes and background",
+}
+
+
+def origin(recipe: dict) -> str:
+    """What a run started from: "scratch", the shipped "classifier" or a "fast classifier" (logs before the
+    fast backbone name no net: the classifier)."""
+    if recipe["name"] == "scratch":
+        return "scratch"
+    return "fast classifier" if recipe.get("net", "cifar_resnet9").startswith("fastnet") else "classifier"
+
+
 def write_model_card(out: Path, log: dict) -> None:
     """MODEL_CARD.md beside the box model: command, data, fit, threshold per proposal method."""
     from streamsee.training.export import invocation
@@ -333,10 +333,7 @@ def write_model_card(out: Path, log: dict) -> None:
     lines = [
         "# Model card: box_model",
         "",
-        ("The box path's crop classifier: the shared CIFAR-10 classifier with an eleventh score, background, "
-         "fine-tuned end to end on proposal crops (batch-norm statistics frozen)" if recipe["name"] == "fine-tune" else
-         "The box path's crop classifier (also the FCN path's coarse level and region namer): a net of its own, trained "
-         "from scratch with eleven scores, the ten classes and background")
+        ORIGINS[origin(recipe)]
         + ", so that a box's score is its class probability among the ten and background.",
         "",
         f"- Produced by: `{invocation()}`",

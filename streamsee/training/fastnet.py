@@ -20,6 +20,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
 from keras import layers  # noqa: E402
 
 WIDTHS = (48, 128, 128)  # the three blocks' channels (airbench94: 64, 256, 256)
@@ -27,6 +28,12 @@ WHITEN_PATCH = 2  # side of the whitened patches
 WHITEN_EPS = 5e-4  # added to the patch covariance's eigenvalues before the inverse square root
 BN_MOMENTUM = 0.6  # Keras' momentum (weight of the old statistics); airbench's 0.6 is PyTorch's, i.e. 0.4 here
 HEAD_SCALE = 1 / 9
+# the fit: SGD with Nesterov momentum, a triangular rate, label smoothing, the weights' moving average exported
+LEARNING_RATE = 0.2  # the rate's peak, after a linear warm-up over the first epoch; then linear to 0
+MOMENTUM = 0.85
+WEIGHT_DECAY = 5e-4
+LABEL_SMOOTHING = 0.2
+EMA_MOMENTUM = 0.99
 
 
 def build_fast_model(num_classes: int, widths: tuple[int, int, int] = WIDTHS, input_shape=(32, 32, 3)) -> keras.Model:
@@ -70,3 +77,30 @@ def whiten_from(model: keras.Model, images: np.ndarray, samples: int = 5000, see
     kernel = filters.reshape(-1, side, side, 3).transpose(1, 2, 3, 0)  # (side, side, 3, 24)
     bias = -(filters @ mean)  # centres every filter's response
     model.get_layer("whiten").set_weights([kernel.astype(np.float32), bias.astype(np.float32)])
+
+
+@keras.saving.register_keras_serializable("streamsee")
+class TriangularRate(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear from 0 to `peak` over `warmup` steps, then linear to 0 at `total`."""
+
+    def __init__(self, peak: float, warmup: int, total: int):
+        self.peak, self.warmup, self.total = peak, warmup, total
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        rising = step / self.warmup
+        falling = (self.total - step) / (self.total - self.warmup)
+        return self.peak * tf.clip_by_value(tf.minimum(rising, falling), 0.0, 1.0)
+
+    def get_config(self):
+        return {"peak": self.peak, "warmup": self.warmup, "total": self.total}
+
+
+def compile_recipe(model: keras.Model, steps_per_epoch: int, epochs: int, num_classes: int) -> None:
+    """Compile `model` with the recipe's optimiser and loss (one-hot targets, `num_classes` of them);
+    Keras' fit ends by putting the weights' moving average into the model."""
+    schedule = TriangularRate(LEARNING_RATE, warmup=steps_per_epoch, total=epochs * steps_per_epoch)
+    model.compile(optimizer=keras.optimizers.SGD(schedule, momentum=MOMENTUM, nesterov=True, weight_decay=WEIGHT_DECAY,
+                                                 use_ema=True, ema_momentum=EMA_MOMENTUM),
+                  loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=LABEL_SMOOTHING),
+                  weighted_metrics=["categorical_accuracy"])
