@@ -76,8 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=int, default=None, help="classifier: length of the one-cycle schedule; boxes: epochs")
     train.add_argument("--tiny", default=None, metavar="ARCHIVE",
                        help="boxes: also train on Tiny ImageNet's training photos (tinyimagenet-64.tar.gz): "
-                            "the mapped classes at their class, the 'none' classes as background; fast: its photos "
-                            "of the classes")
+                            "the mapped classes at their class, the 'none' classes as background; fast and classifier: "
+                            "its photos of the classes")
+    train.add_argument("--backbone", default=None, metavar="WEIGHTS",
+                       help="boxes: start from these classifier weights (classifier.weights.h5 of `streamsee train`) "
+                            "instead of the shipped classifier's")
     train.add_argument("--fast-backbone", default=None, metavar="WEIGHTS",
                        help="boxes: start from a fast classifier's weights (fast.weights.h5 of `train fast`) "
                             "instead of the shipped classifier")
@@ -276,11 +279,10 @@ def training(name: str):
 
 def run_train(args) -> int:
     if args.what == "boxes":
-        train_box_head = training("boxes").train_box_head
-
-        log = train_box_head(args.data, args.out, tiny=args.tiny, epochs=args.epochs, scratch=args.scratch,
-                                parts=args.parts, init=args.init, learning_rate=args.learning_rate,
-                                fast_backbone=args.fast_backbone)
+        boxes = training("boxes")
+        log = boxes.train_box_head(args.data, args.out, tiny=args.tiny, epochs=args.epochs, scratch=args.scratch,
+                                   parts=args.parts, init=args.init, learning_rate=args.learning_rate,
+                                   fast_backbone=args.fast_backbone, backbone_weights=args.backbone or boxes.BACKBONE_WEIGHTS)
         print(json.dumps({key: value for key, value in log.items() if key != "calibration"}
                          | {"min_score": log["calibration"]["min_score"],
                             "recall_at_min_score": log["calibration"]["recall_at_min_score"]}))
@@ -304,7 +306,7 @@ def run_train(args) -> int:
     train = training("classifier")
     train.train(args.data, args.out, epochs=args.epochs or train.EPOCHS, limit=args.limit, init=args.init,
                 peak_lr=train.PEAK_LR if args.peak_lr is None else args.peak_lr, teachers=args.teacher,
-                width=train.WIDTH if args.width is None else args.width)
+                width=train.WIDTH if args.width is None else args.width, tiny=args.tiny)
     return 0
 
 

@@ -162,3 +162,15 @@ def test_a_wider_run_teaches_through_its_exported_model(cifar_path, tmp_path):
     assert student["recipe"]["width"] == training.WIDTH and np.isfinite(student["history"][-1]["loss"])
     with pytest.raises(ValueError, match="width"):
         training.train(cifar_path, tmp_path / "other", epochs=1, width=0)
+
+
+def test_real_photos_join_the_training_images_at_their_classes(tiny_path):
+    """`streamsee train --tiny`: Tiny ImageNet's training photos of the classes that map to one of the
+    ten, at 32 px, after the CIFAR-10 images; the 'none' photos stay out (they are the box model's background)."""
+    images = np.zeros((5, 32, 32, 3), np.uint8)
+    labels = np.arange(5, dtype=np.int64)
+    joined, joined_labels = training.with_real_photos(images, labels, tiny_path)
+    assert joined.shape[1:] == (32, 32, 3) and len(joined) == len(joined_labels) > 5000
+    np.testing.assert_array_equal(joined_labels[:5], labels)
+    assert joined_labels.dtype == labels.dtype and joined_labels.max() <= 9
+    assert joined[5:].std() > 10  # photos, not blanks

@@ -168,9 +168,20 @@ def subset(split, limit: int | None, seed: int):
     return type(split)(split.images[pick], split.labels[pick])
 
 
+def with_real_photos(images: np.ndarray, labels: np.ndarray, tiny) -> tuple[np.ndarray, np.ndarray]:
+    """`images` and `labels` with Tiny ImageNet's training photos of the classes that map to one of the ten (32 px)."""
+    from streamsee.datasets.tinyimagenet import load_tinyimagenet
+
+    photos = load_tinyimagenet(tiny, "train")
+    named = photos.labels < NUM_CLASSES  # 'none' photos are the box model's background, not a class here
+    return (np.concatenate([images, photos.at_size(32)[named]]),
+            np.concatenate([labels, photos.labels[named]]).astype(labels.dtype))
+
+
 def train(data: str | os.PathLike, out: str | os.PathLike, epochs: int = EPOCHS, limit: int | None = None,
           batch_size: int = BATCH_SIZE, export: bool = True, quiet: bool = False,
-          init: str | os.PathLike | None = None, peak_lr: float = PEAK_LR, teachers=(), width: int = WIDTH) -> dict:
+          init: str | os.PathLike | None = None, peak_lr: float = PEAK_LR, teachers=(), width: int = WIDTH,
+          tiny: str | os.PathLike | None = None) -> dict:
     """Train (or resume) into OUT; returns the training log. `limit` trains on N random images only.
 
     `init` starts from the weights of an earlier run (a `classifier.weights.h5`) instead of
@@ -178,6 +189,8 @@ def train(data: str | os.PathLike, out: str | os.PathLike, epochs: int = EPOCHS,
     `teachers` (weights or exported .tflite models of earlier runs) distil their mean class
     scores into this run. `width` other than WIDTH makes a wider or narrower net: one wider than
     the shipped budget allows (41 M multiply-adds) is for teaching, through its exported .tflite.
+    `tiny` (tinyimagenet-64.tar.gz) adds Tiny ImageNet's training photos of the classes that map to
+    one of the ten, at 32 px, to the training images.
     """
     teachers = [Path(path) for path in teachers]
     for path in teachers:
@@ -193,7 +206,7 @@ def train(data: str | os.PathLike, out: str | os.PathLike, epochs: int = EPOCHS,
     previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(PRECISION)
     try:
-        return _train(data, Path(out), epochs, limit, batch_size, export, quiet, init, peak_lr, teachers, width)
+        return _train(data, Path(out), epochs, limit, batch_size, export, quiet, init, peak_lr, teachers, width, tiny)
     finally:
         keras.mixed_precision.set_global_policy(previous)
 
@@ -213,13 +226,15 @@ def file_digest(path: Path) -> str:
 
 
 def _train(data, out: Path, epochs: int, limit: int | None, batch_size: int, export: bool, quiet: bool,
-           init: Path | None, peak_lr: float, teachers: list[Path], width: int) -> dict:
+           init: Path | None, peak_lr: float, teachers: list[Path], width: int, tiny=None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(SEED)
 
     train_split = subset(load_cifar10(data, "train"), limit, SEED)
     test_split = subset(load_cifar10(data, "test"), limit, SEED + 1)
     x_train, y_train = train_split.images, train_split.labels
+    if tiny is not None:
+        x_train, y_train = with_real_photos(x_train, y_train, tiny)
     batch_size = min(batch_size, len(y_train))
     steps_per_epoch = len(y_train) // batch_size
     test_ds = (test_split.images.astype(np.float32), np.eye(NUM_CLASSES, dtype=np.float32)[test_split.labels])
@@ -232,12 +247,12 @@ def _train(data, out: Path, epochs: int, limit: int | None, batch_size: int, exp
         start = recipe.get("init")
         settings = (log.get("epochs"), log.get("limit"), log.get("batch_size"), recipe.get("peak_lr", PEAK_LR),
                     start and start["sha256"], [teacher["sha256"] for teacher in recipe.get("teachers", [])],
-                    recipe.get("width", WIDTH))
+                    recipe.get("width", WIDTH), recipe.get("tiny"))
         wanted = (epochs, limit, batch_size, peak_lr, init and file_digest(init), [file_digest(t) for t in teachers],
-                  width)
+                  width, tiny and os.path.relpath(tiny))
         if settings != wanted:
             raise ValueError(f"{str(out)!r} holds a run with (epochs, limit, batch size, peak lr, init sha256, "
-                             f"teachers' sha256, width) = "
+                             f"teachers' sha256, width, tiny) = "
                              f"{settings}, not {wanted}: resume it with the same settings or train into a new folder")
         model = keras.models.load_model(checkpoint)
         initial_epoch = len(log["history"])
@@ -261,6 +276,7 @@ def _train(data, out: Path, epochs: int, limit: int | None, batch_size: int, exp
                        "peak_lr": peak_lr, "warmup": WARMUP_FRACTION, "momentum": MOMENTUM, "nesterov": True,
                        "weight_decay": WEIGHT_DECAY, "label_smoothing": LABEL_SMOOTHING, "cutout": CUTOUT,
                        "pad_crop": PAD, "flip": True, "precision": PRECISION, "seed": SEED, "width": width,
+                       "tiny": tiny and os.path.relpath(tiny), "real_photos": int(len(y_train) - len(train_split.labels)),
                        "backend": keras.backend.backend(), "device": device_name()},
             "history": [],
         }
