@@ -18,8 +18,8 @@ pytestmark = pytest.mark.slow  # training smoke runs
 # What the shipped box model achieves (measured, in the comments), minus a margin.
 # Since 2026-12-06 the box model also learns from Tiny ImageNet's real photos, so it agrees less with the
 # classifier, which learnt from CIFAR-10 alone (0.951 before).
-CIFAR_TEST_TOP1_FLOOR = 0.87  # measured 0.893 on these 1000 test images (the classifier: 0.914)
-CLASS_AGREEMENT_FLOOR = 0.90  # measured 0.926 with the classifier's top class
+CIFAR_TEST_TOP1_FLOOR = 0.87  # measured 0.893 on these 1000 test images (the classifier: 0.915)
+CLASS_AGREEMENT_FLOOR = 0.90  # measured 0.937 with the classifier's top class (0.926 with the one before it)
 NEGATIVE_CROPS_REJECTED_FLOOR = 0.98  # measured 0.996 of 471 dlib crops of six negative photos (at 0.94)
 
 
