@@ -46,13 +46,11 @@ def training_set(data, tiny) -> tuple[np.ndarray, np.ndarray, int]:
     """CIFAR-10's training images and Tiny ImageNet's training photos of the ten (at 32 px), their
     labels, and how many of them are real photos."""
     from streamsee.datasets.cifar10 import load_cifar10
-    from streamsee.datasets.tinyimagenet import load_tinyimagenet
+    from streamsee.training.classifier import with_real_photos
 
     train = load_cifar10(data, "train")
-    photos = load_tinyimagenet(tiny, "train")
-    named = photos.labels < NUM_CLASSES  # 'none' classes are left out: the box model learns them
-    images = np.concatenate([train.images, photos.at_size(32)[named]])
-    return images, np.concatenate([train.labels, photos.labels[named]]).astype(np.int64), int(named.sum())
+    images, labels = with_real_photos(train.images, train.labels.astype(np.int64), tiny)
+    return images, labels, len(labels) - len(train.labels)
 
 
 def batches(images: np.ndarray, labels: np.ndarray, batch_size: int = BATCH_SIZE, seed: int = SEED) -> tf.data.Dataset:
