@@ -96,7 +96,8 @@ def run_bench(settings: BenchSettings, progress=None, time_tensorflow=None) -> d
     say = progress or (lambda line: None)
     started = time.perf_counter()
     report: dict = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": cpu_features()}
-    frames = bench_parts.decode_frames(settings.input, settings.frames)
+    decoded = bench_parts.decode_frames(settings.input, max(settings.frames, settings.pipeline_frames))  # once for all parts
+    frames = decoded[:settings.frames]
     say("0/7 this CPU's peak multiply-add rate (again in 5/7)")
     first_peak = bench_limit.measure_peak(settings.matmul_side, settings.fc_side)
     report["settings"] = {"input": settings.input or "bundled sample", "frames": len(frames),
@@ -135,7 +136,7 @@ def run_bench(settings: BenchSettings, progress=None, time_tensorflow=None) -> d
     report["limit"] = bench_limit.distance_to_limit(peak, report["runtimes"], report["paths"])
 
     say(f"6/7 file job against the bare path; live at {settings.live_fps} fps")
-    segment_frames = bench_parts.decode_frames(settings.input, settings.pipeline_frames)
+    segment_frames = decoded[:settings.pipeline_frames]
     report["pipeline"] = {"frames": len(segment_frames),
                           "segment": bench_parts.file_against_bare(settings.input, "segment", segment_frames,
                                                                    settings.pipeline_rounds),
