@@ -1,11 +1,12 @@
 """Measure variants of the two paths on the real development set (docs/experiments.md records the figures).
 
-    python scripts/footage_variants.py [--frames 20] [--smooth 0.6] [--box-model PATH] [--grids 1,2,3]
-        [--square-crops] [--min-score S] [--modes boxes,segment] [--working-width 128] [--coarse-every 3]
+    python scripts/footage_variants.py [--frames 20] [--smooth 0.6] [--box-model PATH] [--fcn PATH]
+        [--grids 1,2,3] [--square-crops] [--min-score S] [--modes boxes,segment] [--working-width 128] [--coarse-every 3]
         [--lead-gap 4] [--segment-min-score 0.5]
         > runs/footage_VARIANT.json
 
 Prints the `evaluate --footage --json` report (int8 exports) of an analyser built with the variant:
+- --fcn: another class FCN (fcn_int8.tflite of `streamsee train fcn`);
 - --box-model: another box model for the box path, the FCN path's region namer and its coarse windows;
 - --grids: the coarse windows' levels (windows.GRIDS: windows per side);
 - --square-crops: every crop grown to a square about its centre (inside the frame) before it is
@@ -32,7 +33,7 @@ from streamsee.evaluation.footage import LEAD_GAP, evaluate_footage
 from streamsee.live.analyser import Analyser
 from streamsee.live.smoothing import COARSE_EVERY, CoarseReuse
 from streamsee.recognition.boxes import DEFAULT_BOX_MODEL, BoxDetector
-from streamsee.recognition.fcn import WORKING_WIDTH, ScoreMap
+from streamsee.recognition.fcn import DEFAULT_FCN, WORKING_WIDTH, ScoreMap
 from streamsee.recognition.regions import RegionNamer
 from streamsee.recognition.segmenter import MIN_SCORE, Segmenter
 from streamsee.recognition.windows import GRIDS, WindowScores
@@ -42,6 +43,7 @@ parser.add_argument("--media", default="../shared/media")
 parser.add_argument("--frames", type=int, default=20)
 parser.add_argument("--smooth", type=float, default=0.6)
 parser.add_argument("--box-model", default=str(DEFAULT_BOX_MODEL))
+parser.add_argument("--fcn", default=str(DEFAULT_FCN), help="the FCN path's class FCN (int8 export)")
 parser.add_argument("--grids", default=",".join(map(str, GRIDS)))
 parser.add_argument("--square-crops", action="store_true")
 parser.add_argument("--min-score", type=float, default=None, help="the box path's threshold (default: calibrated)")
@@ -78,7 +80,7 @@ if "boxes" in modes:
     analyser.paths["boxes"] = BoxDetector(model_path=args.box_model, min_score=args.min_score)
 if "segment" in modes:
     grids = tuple(int(n) for n in args.grids.split(","))
-    analyser.paths["segment"] = Segmenter(ScoreMap(working_width=args.working_width),
+    analyser.paths["segment"] = Segmenter(ScoreMap(args.fcn, working_width=args.working_width),
                                           namer=RegionNamer(args.box_model),
                                           coarse=WindowScores(args.box_model, grids=grids), min_score=args.segment_min_score)
 analyser.smoother.coarse = CoarseReuse(args.coarse_every)

@@ -63,6 +63,20 @@ def test_part_crops_are_small_pieces_of_their_photos():
     assert high ** 2 < box_head.BACKGROUND_IOU  # a piece's IoU with its photo stays under the background rule
 
 
+def test_example_weights_share_the_fit_between_background_and_objects_and_real_photos():
+    labels = np.array([BACKGROUND] * 6 + [3] * 4)
+    real = np.array([True, True, False, False, False, False, True, False, False, False])
+    for background_share, real_share in ((0.5, 0.4), (0.35, 0.6)):
+        weights = box_head.example_weights(labels, real, background_share, real_share)
+        assert weights.mean() == pytest.approx(1)
+        background = labels == BACKGROUND
+        assert weights[background].sum() / weights.sum() == pytest.approx(background_share)
+        assert weights[background & real].sum() / weights[background].sum() == pytest.approx(real_share)
+        assert weights[~background & real].sum() / weights[~background].sum() == pytest.approx(real_share)
+    with pytest.raises(ValueError, match="background_share must lie between 0 and 1, got 1.5"):
+        box_head.example_weights(labels, real, background_share=1.5)
+
+
 def test_parts_need_tiny_imagenet(tmp_path):
     with pytest.raises(ValueError, match="Tiny ImageNet"):
         box_head.train_box_head("unused", tmp_path, parts=True)

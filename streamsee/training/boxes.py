@@ -152,12 +152,16 @@ def part_crops(rng: np.random.Generator, photos: np.ndarray, sides: tuple[float,
     return pieces
 
 
-def example_weights(labels: np.ndarray, real: np.ndarray) -> np.ndarray:
-    """Weights (mean 1) that give background BACKGROUND_SHARE of the total and objects the rest, and
-    within each side REAL_SHARE to the real photos (`real`: a mask; none real: each side spread evenly)."""
+def example_weights(labels: np.ndarray, real: np.ndarray, background_share: float = BACKGROUND_SHARE,
+                    real_share: float = REAL_SHARE) -> np.ndarray:
+    """Weights (mean 1) that give background `background_share` of the total and objects the rest, and
+    within each side `real_share` to the real photos (`real`: a mask; none real: each side spread evenly)."""
+    for name, value in (("background_share", background_share), ("real_share", real_share)):
+        if not 0 < value < 1:
+            raise ValueError(f"{name} must lie between 0 and 1, got {value!r}")
     weights = np.zeros(len(labels), np.float32)
-    for side, share in ((labels == BACKGROUND, BACKGROUND_SHARE), (labels != BACKGROUND, 1 - BACKGROUND_SHARE)):
-        groups = [(side & real, REAL_SHARE), (side & ~real, 1 - REAL_SHARE)] if (side & real).any() else [(side, 1.0)]
+    for side, share in ((labels == BACKGROUND, background_share), (labels != BACKGROUND, 1 - background_share)):
+        groups = [(side & real, real_share), (side & ~real, 1 - real_share)] if (side & real).any() else [(side, 1.0)]
         for group, part in groups:
             weights[group] = share * part / max(group.sum(), 1)
     return weights * len(labels)
@@ -203,14 +207,15 @@ def fit_scratch(model, images, targets, weights, epochs, callbacks) -> dict:
 def train_box_head(data, out, scenes: int = SCENES, epochs: int | None = None, backbone_weights=BACKBONE_WEIGHTS,
                    cifar_images: int | None = None, export: bool = True, quiet: bool = False,
                    tiny=None, tiny_per_class: int | None = None, scratch: bool = False, parts: bool = False,
-                   init=None, learning_rate: float | None = None, fast_backbone=None) -> dict:
+                   init=None, learning_rate: float | None = None, fast_backbone=None,
+                   background_share: float = BACKGROUND_SHARE, real_share: float = REAL_SHARE) -> dict:
     """Fine-tune the box model on proposal crops and the CIFAR-10 training images (the first
     `cifar_images` of them; all by default), and with `tiny` on Tiny ImageNet's training photos
     (the first `tiny_per_class` of each class; all by default), with `parts` a piece of each of its photos of
     the classes as background too (part_crops); `init`: start from a box model's weights (a warm restart,
     with `learning_rate` at the start of the cosine decay, LEARNING_RATE by default); `fast_backbone`: start
     from a fast ten-class classifier's weights (`train fast`: training/fastnet.py's net) instead of the
-    shipped classifier; with export, write
+    shipped classifier; `background_share`, `real_share`: example_weights'; with export, write
     boxes_{float,int8}.tflite into OUT, calibrate the score thresholds (box_calibration.json) and write the
     model card. Returns the log."""
     from streamsee.datasets.cifar10 import load_cifar10
@@ -264,7 +269,7 @@ def train_box_head(data, out, scenes: int = SCENES, epochs: int | None = None, b
             print(f"epoch {epoch + 1}: loss {logs['loss']:.4f} weighted accuracy {accuracy:.4f} "
                   f"at {time.perf_counter() - started:.0f} s", flush=True)
 
-        history = fit(model, images, targets, example_weights(targets, real), epochs,
+        history = fit(model, images, targets, example_weights(targets, real, background_share, real_share), epochs,
                       [keras.callbacks.LambdaCallback(on_epoch_end=shown)])
     model.save_weights(out / "boxes.weights.h5")
     background = labels == BACKGROUND
@@ -272,11 +277,11 @@ def train_box_head(data, out, scenes: int = SCENES, epochs: int | None = None, b
            "cifar_images": int(len(targets) - len(labels) - real.sum()),  # real: Tiny ImageNet photos and their pieces
            "tiny": tiny and {"archive": os.path.relpath(tiny), "photos": len(photos_split),
                              "background_photos": int((photos_split.labels == BACKGROUND).sum()),
-                             "per_class": tiny_per_class, "real_share": REAL_SHARE,
+                             "per_class": tiny_per_class, "real_share": real_share,
                              "part_crops": int((photos_split.labels != BACKGROUND).sum()) if parts else 0,
                              "part_sides": PART_SIDES},
            "object_iou": OBJECT_IOU, "background_iou": BACKGROUND_IOU,
-           "jittered_per_object": JITTERED_PER_OBJECT, "background_share": BACKGROUND_SHARE, "epochs": epochs,
+           "jittered_per_object": JITTERED_PER_OBJECT, "background_share": background_share, "epochs": epochs,
            "recipe": ({"name": "scratch", "net": model.name, "examples_per_epoch": SCRATCH_EXAMPLES,
                        "batch_size": SCRATCH_BATCH_SIZE, "learning_rate": fastnet.LEARNING_RATE,
                        "momentum": fastnet.MOMENTUM, "weight_decay": fastnet.WEIGHT_DECAY,
