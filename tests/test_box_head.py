@@ -51,6 +51,17 @@ def test_tiny_fine_tuning_run(cifar_path, wallpapers, tmp_path):
     assert len(log["history"]) == 1 and np.isfinite(log["history"][0]["loss"])
 
 
+def test_tiny_run_with_pieces_of_the_photos_as_background(cifar_path, tiny_path, wallpapers, tmp_path):
+    log = box_head.train_box_head(cifar_path, tmp_path, scenes=2, epochs=1, cifar_images=256, export=False, quiet=True,
+                                  tiny=tiny_path, tiny_per_class=2, parts=True, none_pieces=True,
+                                  background_share=0.4, real_share=0.5)
+    tiny = log["tiny"]
+    assert tiny["background_photos"] > 0 and tiny["none_pieces"] == tiny["background_photos"]
+    assert tiny["part_crops"] == tiny["photos"] - tiny["background_photos"] > 0
+    assert log["background_share"] == 0.4 and tiny["real_share"] == 0.5
+    assert len(log["history"]) == 1 and np.isfinite(log["history"][0]["loss"])
+
+
 def test_part_crops_are_small_pieces_of_their_photos():
     rng = np.random.default_rng(0)
     photos = np.zeros((40, 64, 64, 3), np.uint8)
@@ -80,6 +91,8 @@ def test_example_weights_share_the_fit_between_background_and_objects_and_real_p
 def test_parts_need_tiny_imagenet(tmp_path):
     with pytest.raises(ValueError, match="Tiny ImageNet"):
         box_head.train_box_head("unused", tmp_path, parts=True)
+    with pytest.raises(ValueError, match="Tiny ImageNet"):
+        box_head.train_box_head("unused", tmp_path, none_pieces=True)
     with pytest.raises(ValueError, match="scratch or init"):
         box_head.train_box_head("unused", tmp_path, scratch=True, init="boxes.weights.h5")
 

@@ -21,7 +21,9 @@ things, food, rooms, landscapes, other animals) as background, so the model lear
 With ``--parts`` (and ``--tiny``) pieces of those photos of the classes go in as background too: a
 square of 25-45 % of a photo's side at a random place (IoU with the whole photo at most 0.2, the same
 rule as for scene crops), so that an ear or a patch of fur, which proposals on a frame-filling object
-cut by the dozen, is not named as confidently as the whole animal.
+cut by the dozen, is not named as confidently as the whole animal. With ``--none-pieces`` a piece of
+each `none` photo (30-70 % of its side) goes in as background too: proposals cut rooms, people and
+landscapes into pieces, and the whole photos alone do not teach that a corner of a room is no cat.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ JITTERED_PER_OBJECT = 16  # extra positives: each object's box shifted and scale
 BACKGROUND_SHARE = 0.5  # share of the fit's total weight that background crops carry
 REAL_SHARE = 0.4  # with --tiny: the share of each side's weight (objects, background) on Tiny ImageNet's photos
 PART_SIDES = (0.25, 0.45)  # with --parts: a piece's side as a share of its photo's (IoU with the photo <= 0.2)
+NONE_PIECE_SIDES = (0.3, 0.7)  # with --none-pieces: a piece of a `none` photo, of any size, shows none of the ten too
 EPOCHS = 3
 BATCH_SIZE = 128
 LEARNING_RATE = 0.01  # SGD with Nesterov momentum 0.9, cosine decay to 0
@@ -206,18 +209,18 @@ def fit_scratch(model, images, targets, weights, epochs, callbacks) -> dict:
 # ---------------------------------------------------------------- fit
 def train_box_head(data, out, scenes: int = SCENES, epochs: int | None = None, backbone_weights=BACKBONE_WEIGHTS,
                    cifar_images: int | None = None, export: bool = True, quiet: bool = False,
-                   tiny=None, tiny_per_class: int | None = None, scratch: bool = False, parts: bool = False,
+                   tiny=None, tiny_per_class: int | None = None, scratch: bool = False, parts: bool = False, none_pieces: bool = False,
                    init=None, learning_rate: float | None = None, fast_backbone=None,
                    background_share: float = BACKGROUND_SHARE, real_share: float = REAL_SHARE) -> dict:
     """Fine-tune the box model on proposal crops and the CIFAR-10 training images (the first
     `cifar_images` of them; all by default), and with `tiny` on Tiny ImageNet's training photos
     (the first `tiny_per_class` of each class; all by default), with `parts` a piece of each of its photos of
-    the classes as background too (part_crops); `init`: start from a box model's weights (a warm restart,
-    with `learning_rate` at the start of the cosine decay, LEARNING_RATE by default); `fast_backbone`: start
-    from a fast ten-class classifier's weights (`train fast`: training/fastnet.py's net) instead of the
-    shipped classifier; `background_share`, `real_share`: example_weights'; with export, write
-    boxes_{float,int8}.tflite into OUT, calibrate the score thresholds (box_calibration.json) and write the
-    model card. Returns the log."""
+    the classes as background too (part_crops), with `none_pieces` a piece of each `none` photo; `init`: start
+    from a box model's weights (a warm restart, with `learning_rate` at the start of the cosine decay,
+    LEARNING_RATE by default); `fast_backbone`: start from a fast ten-class classifier's weights (`train fast`:
+    training/fastnet.py's net) instead of the shipped classifier; `background_share`, `real_share`:
+    example_weights'; with export, write boxes_{float,int8}.tflite into OUT, calibrate the score thresholds
+    (box_calibration.json) and write the model card. Returns the log."""
     from streamsee.datasets.cifar10 import load_cifar10
     from streamsee.datasets.scenes import background_photos
 
@@ -225,8 +228,8 @@ def train_box_head(data, out, scenes: int = SCENES, epochs: int | None = None, b
         raise ValueError("a net trained from scratch does not start from weights: give scratch or init, not both")
     if fast_backbone is not None and (scratch or init is not None):
         raise ValueError("the fast backbone is a start of its own: give fast_backbone, scratch or init, one of them")
-    if parts and tiny is None:
-        raise ValueError("the pieces (parts) are cut from Tiny ImageNet's photos: give tiny (--tiny ARCHIVE) too")
+    if (parts or none_pieces) and tiny is None:
+        raise ValueError("the pieces (parts, none_pieces) are cut from Tiny ImageNet's photos: give tiny (--tiny ARCHIVE) too")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     epochs = epochs or (SCRATCH_EPOCHS if scratch else EPOCHS)
@@ -250,6 +253,11 @@ def train_box_head(data, out, scenes: int = SCENES, epochs: int | None = None, b
             images = np.concatenate([images, part_crops(np.random.default_rng(SEED), positives)])
             targets = np.concatenate([targets, np.full(len(positives), BACKGROUND)])
             real = np.r_[real, np.ones(len(positives), bool)]
+        if none_pieces:
+            negatives = photos_split.images[photos_split.labels == BACKGROUND]
+            images = np.concatenate([images, part_crops(np.random.default_rng(SEED + 1), negatives, NONE_PIECE_SIDES)])
+            targets = np.concatenate([targets, np.full(len(negatives), BACKGROUND)])
+            real = np.r_[real, np.ones(len(negatives), bool)]
     if scratch:
         from streamsee.training.fastnet import build_fast_model
 
@@ -279,7 +287,8 @@ def train_box_head(data, out, scenes: int = SCENES, epochs: int | None = None, b
                              "background_photos": int((photos_split.labels == BACKGROUND).sum()),
                              "per_class": tiny_per_class, "real_share": real_share,
                              "part_crops": int((photos_split.labels != BACKGROUND).sum()) if parts else 0,
-                             "part_sides": PART_SIDES},
+                             "part_sides": PART_SIDES, "none_pieces": int(len(negatives)) if none_pieces else 0,
+                             "none_piece_sides": NONE_PIECE_SIDES},
            "object_iou": OBJECT_IOU, "background_iou": BACKGROUND_IOU,
            "jittered_per_object": JITTERED_PER_OBJECT, "background_share": background_share, "epochs": epochs,
            "recipe": ({"name": "scratch", "net": model.name, "examples_per_epoch": SCRATCH_EXAMPLES,
@@ -358,6 +367,9 @@ def write_model_card(out: Path, log: dict) -> None:
         + (f"; and as background one piece of each of those photos of the classes ({log['tiny']['part_crops']}: a square "
            f"of {log['tiny']['part_sides'][0]:.0%}-{log['tiny']['part_sides'][1]:.0%} of its side at a random place)"
            if log.get("tiny") and log["tiny"].get("part_crops") else "")
+        + (f"; and as background one piece of each `none` photo ({log['tiny']['none_pieces']}: "
+           f"{log['tiny']['none_piece_sides'][0]:.0%}-{log['tiny']['none_piece_sides'][1]:.0%} of its side)"
+           if log.get("tiny") and log["tiny"].get("none_pieces") else "")
         + ". Never CIFAR-10 test images, never Tiny ImageNet val images, never ../shared/media",
         (f"- Fit: {log['epochs']} epochs, batch {recipe['batch_size']}, SGD (Nesterov 0.9) from {recipe['learning_rate']} with "
          f"cosine decay, flips and {PAD}-px shifts; " if recipe["name"] == "fine-tune" else
