@@ -1,13 +1,14 @@
 """Measure variants of the two paths on the real development set (docs/experiments.md records the figures).
 
     python scripts/footage_variants.py [--frames 20] [--smooth 0.6] [--box-model PATH] [--fcn PATH]
-        [--grids 1,2,3] [--square-crops] [--min-score S] [--modes boxes,segment] [--working-width 128] [--coarse-every 3]
+        [--grids 1,2,3] [--square-crops] [--max-proposals N] [--min-score S] [--modes boxes,segment] [--working-width 128] [--coarse-every 3]
         [--lead-gap 4] [--segment-min-score 0.5]
         > runs/footage_VARIANT.json
 
 Prints the `evaluate --footage --json` report (int8 exports) of an analyser built with the variant:
 - --fcn: another class FCN (fcn_int8.tflite of `streamsee train fcn`);
 - --box-model: another box model for the box path, the FCN path's region namer and its coarse windows;
+- --max-proposals: the box path's crops a frame (BoxDetector.max_proposals, the large boxes included);
 - --grids: the coarse windows' levels (windows.GRIDS: windows per side);
 - --square-crops: every crop grown to a square about its centre (inside the frame) before it is
   squeezed to 32x32, in the box path, the windows and the namer;
@@ -46,6 +47,7 @@ parser.add_argument("--box-model", default=str(DEFAULT_BOX_MODEL))
 parser.add_argument("--fcn", default=str(DEFAULT_FCN), help="the FCN path's class FCN (int8 export)")
 parser.add_argument("--grids", default=",".join(map(str, GRIDS)))
 parser.add_argument("--square-crops", action="store_true")
+parser.add_argument("--max-proposals", type=int, default=150, help="the box path's crops a frame, large boxes included")
 parser.add_argument("--min-score", type=float, default=None, help="the box path's threshold (default: calibrated)")
 parser.add_argument("--modes", default="boxes,segment")
 parser.add_argument("--working-width", type=int, default=WORKING_WIDTH)
@@ -77,7 +79,8 @@ analyser = Analyser("compare" if len(modes) == 2 else modes[0], smooth=args.smoo
 for path in analyser.paths.values():
     path.close()
 if "boxes" in modes:
-    analyser.paths["boxes"] = BoxDetector(model_path=args.box_model, min_score=args.min_score)
+    analyser.paths["boxes"] = BoxDetector(model_path=args.box_model, min_score=args.min_score,
+                                            max_proposals=args.max_proposals)
 if "segment" in modes:
     grids = tuple(int(n) for n in args.grids.split(","))
     analyser.paths["segment"] = Segmenter(ScoreMap(args.fcn, working_width=args.working_width),

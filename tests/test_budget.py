@@ -20,6 +20,7 @@ from streamsee.live import governor as governing
 from streamsee.live.governor import Cost, CostGovernor, ladder
 from streamsee.live.pipeline import process
 from streamsee.live.stream import Analysed, Stream, nothing_yet
+from streamsee.recognition.boxes import MAX_PROPOSALS
 from streamsee.video.sources import Frame, Paced, VideoFile
 
 
@@ -156,6 +157,9 @@ def test_the_levels_are_explicit_for_each_mode():
     assert [cost.level for cost in compare] == [0, 1, 2, 3, 4, 5]
     assert [(cost.working_width, cost.rest) for cost in ladder(64, 64, None)] == [(64, 0), (64, 1), (64, 2)]
     assert ladder(None, None, None) == [Cost(0)]  # a stand-in analyser: nothing to lower
+    # a detector set to classify all (0) is scaled from the box path's default
+    assert governing.DEFAULT_PROPOSALS == MAX_PROPOSALS
+    assert [cost.max_proposals for cost in ladder(None, None, 0)] == [0, 67, 40, 20, 20, 20]
 
 
 def test_the_governor_lowers_the_cost_step_by_step_and_says_so_once():
