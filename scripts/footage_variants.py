@@ -1,8 +1,8 @@
 """Measure variants of the two paths on the real development set (docs/experiments.md records the figures).
 
     python scripts/footage_variants.py [--frames 20] [--smooth 0.6] [--box-model PATH] [--fcn PATH]
-        [--grids 1,2,3] [--square-crops] [--max-proposals N] [--min-score S] [--modes boxes,segment] [--working-width 128] [--coarse-every 3]
-        [--lead-gap 4] [--segment-min-score 0.5]
+        [--grids 1,2,3] [--square-crops] [--max-proposals N] [--min-score S] [--modes boxes,segment]
+        [--working-width 128] [--coarse-every 3] [--lead-gap 4] [--segment-min-score 0.5]
         > runs/footage_VARIANT.json
 
 Prints the `evaluate --footage --json` report (int8 exports) of an analyser built with the variant:
