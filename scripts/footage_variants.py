@@ -33,7 +33,7 @@ import streamsee.recognition.windows as windows
 from streamsee.evaluation.footage import LEAD_GAP, evaluate_footage
 from streamsee.live.analyser import Analyser
 from streamsee.live.smoothing import COARSE_EVERY, CoarseReuse
-from streamsee.recognition.boxes import DEFAULT_BOX_MODEL, BoxDetector
+from streamsee.recognition.boxes import DEFAULT_BOX_MODEL, MAX_PROPOSALS, BoxDetector
 from streamsee.recognition.fcn import DEFAULT_FCN, WORKING_WIDTH, ScoreMap
 from streamsee.recognition.regions import RegionNamer
 from streamsee.recognition.segmenter import MIN_SCORE, Segmenter
@@ -47,7 +47,7 @@ parser.add_argument("--box-model", default=str(DEFAULT_BOX_MODEL))
 parser.add_argument("--fcn", default=str(DEFAULT_FCN), help="the FCN path's class FCN (int8 export)")
 parser.add_argument("--grids", default=",".join(map(str, GRIDS)))
 parser.add_argument("--square-crops", action="store_true")
-parser.add_argument("--max-proposals", type=int, default=150, help="the box path's crops a frame, large boxes included")
+parser.add_argument("--max-proposals", type=int, default=MAX_PROPOSALS, help="the box path's crops a frame, large boxes included")
 parser.add_argument("--min-score", type=float, default=None, help="the box path's threshold (default: calibrated)")
 parser.add_argument("--modes", default="boxes,segment")
 parser.add_argument("--working-width", type=int, default=WORKING_WIDTH)
