@@ -163,3 +163,18 @@ def test_calibration_picks_the_least_threshold_within_the_false_box_budget(cifar
         chosen = report["min_score"][method]
         within = thresholds[false_boxes <= 1.0]
         assert chosen == (within[0] if len(within) else 1.0)
+
+
+def test_tiny_run_with_a_score_for_each_none_class_exports_eleven_scores(cifar_path, tiny_path, wallpapers, tmp_path):
+    from streamsee.recognition.classifier import Classifier
+
+    log = box_head.train_box_head(cifar_path, tmp_path, scenes=2, epochs=1, cifar_images=256, quiet=True,
+                                  tiny=tiny_path, tiny_per_class=2, none_classes=True)
+    assert log["tiny"]["none_classes"] > 100  # Tiny ImageNet's `none` classes, each its own score while training
+    assert np.isfinite(log["history"][0]["loss"]) and 0 <= log["history"][0]["weighted_accuracy"] <= 1
+    with Classifier(tmp_path / box_head.INT8_NAME) as model:
+        probabilities = model.predict(np.zeros((2, 32, 32, 3), np.uint8))
+    assert probabilities.shape == (2, BACKGROUND + 1) and np.allclose(probabilities.sum(axis=1), 1, atol=1e-3)
+    assert "`none` classes had a score of its own" in (tmp_path / "MODEL_CARD.md").read_text()
+    with pytest.raises(ValueError, match="none_classes widens the shipped classifier's head"):
+        box_head.train_box_head(cifar_path, tmp_path, tiny=tiny_path, none_classes=True, scratch=True)

@@ -24,6 +24,7 @@ rule as for scene crops), so that an ear or a patch of fur, which proposals on a
 cut by the dozen, is not named as confidently as the whole animal. With ``--none-pieces`` a piece of
 each `none` photo (30-70 % of its side) goes in as background too: proposals cut rooms, people and
 landscapes into pieces, and the whole photos alone do not teach that a corner of a room is no cat.
+With ``--none-classes`` each `none` class has a score of its own while training (training/none_classes.py).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from streamsee.core.files import MODELS_DIR  # noqa: E402
 from streamsee.core.labels import NUM_CLASSES  # noqa: E402
 from streamsee.training import fastnet  # noqa: E402
+from streamsee.training import none_classes as none_classes_recipe  # noqa: E402
 
 # ---------------------------------------------------------------- constants
 BACKBONE_WEIGHTS = MODELS_DIR / "classifier" / "classifier.weights.h5"
@@ -185,13 +187,19 @@ def batches(images: np.ndarray, labels: np.ndarray, weights: np.ndarray, seed: i
             .shuffle(len(labels), seed=seed).map(augment, num_parallel_calls=2).batch(batch_size).prefetch(2))
 
 
-def fit_fine_tune(model, images, targets, weights, epochs, callbacks, learning_rate: float = LEARNING_RATE) -> dict:
-    """The fine-tuning recipe: SGD from `learning_rate` with cosine decay, whole passes over the data."""
+def fit_fine_tune(model, images, targets, weights, epochs, callbacks, learning_rate: float = LEARNING_RATE,
+                  none_classes: bool = False) -> dict:
+    """The fine-tuning recipe: SGD from `learning_rate` with cosine decay, whole passes over the data (with
+    `none_classes`: training/none_classes.py's loss over the widened scores)."""
     steps = epochs * -(-len(targets) // BATCH_SIZE)
+    loss, metric = ((none_classes_recipe.open_set_loss, none_classes_recipe.collapsed_accuracy) if none_classes else
+                    (keras.losses.SparseCategoricalCrossentropy(from_logits=True), "accuracy"))
     model.compile(optimizer=keras.optimizers.SGD(keras.optimizers.schedules.CosineDecay(learning_rate, steps),
-                                                 momentum=0.9, nesterov=True),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), weighted_metrics=["accuracy"])
-    return model.fit(batches(images, targets, weights), epochs=epochs, verbose=0, callbacks=callbacks).history
+                                                 momentum=0.9, nesterov=True), loss=loss, weighted_metrics=[metric])
+    history = model.fit(batches(images, targets, weights), epochs=epochs, verbose=0, callbacks=callbacks).history
+    if none_classes:
+        history["accuracy"] = history.pop("collapsed_accuracy")
+    return history
 
 
 def fit_scratch(model, images, targets, weights, epochs, callbacks) -> dict:
@@ -210,12 +218,13 @@ def fit_scratch(model, images, targets, weights, epochs, callbacks) -> dict:
 def train_box_head(data, out, scenes: int = SCENES, epochs: int | None = None, backbone_weights=BACKBONE_WEIGHTS,
                    cifar_images: int | None = None, export: bool = True, quiet: bool = False,
                    tiny=None, tiny_per_class: int | None = None, scratch: bool = False, parts: bool = False, none_pieces: bool = False,
-                   init=None, learning_rate: float | None = None, fast_backbone=None,
+                   none_classes: bool = False, init=None, learning_rate: float | None = None, fast_backbone=None,
                    background_share: float = BACKGROUND_SHARE, real_share: float = REAL_SHARE) -> dict:
     """Fine-tune the box model on proposal crops and the CIFAR-10 training images (the first
     `cifar_images` of them; all by default), and with `tiny` on Tiny ImageNet's training photos
     (the first `tiny_per_class` of each class; all by default), with `parts` a piece of each of its photos of
-    the classes as background too (part_crops), with `none_pieces` a piece of each `none` photo; `init`: start
+    the classes as background too (part_crops), with `none_pieces` a piece of each `none` photo, with `none_classes`
+    a score of its own for each `none` class while training (training/none_classes.py); `init`: start
     from a box model's weights (a warm restart, with `learning_rate` at the start of the cosine decay,
     LEARNING_RATE by default); `fast_backbone`: start from a fast ten-class classifier's weights (`train fast`:
     training/fastnet.py's net) instead of the shipped classifier; `background_share`, `real_share`:
@@ -228,8 +237,11 @@ def train_box_head(data, out, scenes: int = SCENES, epochs: int | None = None, b
         raise ValueError("a net trained from scratch does not start from weights: give scratch or init, not both")
     if fast_backbone is not None and (scratch or init is not None):
         raise ValueError("the fast backbone is a start of its own: give fast_backbone, scratch or init, one of them")
-    if (parts or none_pieces) and tiny is None:
-        raise ValueError("the pieces (parts, none_pieces) are cut from Tiny ImageNet's photos: give tiny (--tiny ARCHIVE) too")
+    if (parts or none_pieces or none_classes) and tiny is None:
+        raise ValueError("the pieces (parts, none_pieces) and none_classes come from Tiny ImageNet's photos: "
+                         "give tiny (--tiny ARCHIVE) too")
+    if none_classes and (scratch or fast_backbone is not None or init is not None):
+        raise ValueError("none_classes widens the shipped classifier's head: give neither scratch, fast_backbone nor init")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     epochs = epochs or (SCRATCH_EPOCHS if scratch else EPOCHS)
@@ -245,39 +257,38 @@ def train_box_head(data, out, scenes: int = SCENES, epochs: int | None = None, b
         from streamsee.datasets.tinyimagenet import load_tinyimagenet
 
         photos_split = load_tinyimagenet(tiny, "train", per_class=tiny_per_class)
-        images = np.concatenate([images, photos_split.at_size(32)])
-        targets = np.concatenate([targets, photos_split.labels])  # NONE (10) is BACKGROUND
-        real = np.r_[real, np.ones(len(photos_split), bool)]
-        if parts:
-            positives = photos_split.images[photos_split.labels != BACKGROUND]
-            images = np.concatenate([images, part_crops(np.random.default_rng(SEED), positives)])
-            targets = np.concatenate([targets, np.full(len(positives), BACKGROUND)])
-            real = np.r_[real, np.ones(len(positives), bool)]
-        if none_pieces:
-            negatives = photos_split.images[photos_split.labels == BACKGROUND]
-            images = np.concatenate([images, part_crops(np.random.default_rng(SEED + 1), negatives, NONE_PIECE_SIDES)])
-            targets = np.concatenate([targets, np.full(len(negatives), BACKGROUND)])
-            real = np.r_[real, np.ones(len(negatives), bool)]
+        none_wnids = sorted(set(photos_split.wnids[photos_split.labels == BACKGROUND].tolist())) if none_classes else []
+        tiny_labels = (none_classes_recipe.fine_labels(photos_split.labels, photos_split.wnids, none_wnids) if none_classes
+                       else photos_split.labels)  # NONE (10) is BACKGROUND
+        pieces = [part_crops(np.random.default_rng(seed), photos_split.images[mask], sides) for wanted, mask, seed, sides in
+                  ((parts, photos_split.labels != BACKGROUND, SEED, PART_SIDES),
+                   (none_pieces, photos_split.labels == BACKGROUND, SEED + 1, NONE_PIECE_SIDES)) if wanted]
+        images = np.concatenate([images, photos_split.at_size(32), *pieces])  # pieces of photos are background
+        targets = np.concatenate([targets, tiny_labels, np.full(sum(map(len, pieces)), BACKGROUND)])
+        real = np.r_[real, np.ones(len(photos_split) + sum(map(len, pieces)), bool)]
     if scratch:
         from streamsee.training.fastnet import build_fast_model
 
         model, fit = build_fast_model(NUM_CLASSES + 1), fit_scratch
     else:
         model = build_box_model(fast_backbone or backbone_weights, init, fast=fast_backbone is not None)
+        if none_classes:
+            model = none_classes_recipe.widen_head(model, len(none_wnids))
 
         def fit(*fit_args):
-            return fit_fine_tune(*fit_args, learning_rate=learning_rate or LEARNING_RATE)
+            return fit_fine_tune(*fit_args, learning_rate=learning_rate or LEARNING_RATE, none_classes=none_classes)
     with Progress(TextColumn("[bold]boxes"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}"),
                   TimeRemainingColumn(), console=Console(stderr=True), disable=quiet) as bar:
         task = bar.add_task("boxes", total=epochs, status=f"{len(targets)} examples")
 
         def shown(epoch, logs):  # on the bar, and one line a epoch on stdout for logs of background runs
-            accuracy = logs.get("accuracy", logs.get("categorical_accuracy"))
+            accuracy = next(logs[name] for name in ("accuracy", "categorical_accuracy", "collapsed_accuracy") if name in logs)
             bar.update(task, advance=1, status=f"loss {logs['loss']:.3f} accuracy {accuracy:.3f}")
             print(f"epoch {epoch + 1}: loss {logs['loss']:.4f} weighted accuracy {accuracy:.4f} "
                   f"at {time.perf_counter() - started:.0f} s", flush=True)
 
-        history = fit(model, images, targets, example_weights(targets, real, background_share, real_share), epochs,
+        history = fit(model, images, targets, example_weights(np.minimum(targets, BACKGROUND), real, background_share,
+                                                              real_share), epochs,
                       [keras.callbacks.LambdaCallback(on_epoch_end=shown)])
     model.save_weights(out / "boxes.weights.h5")
     background = labels == BACKGROUND
@@ -287,7 +298,8 @@ def train_box_head(data, out, scenes: int = SCENES, epochs: int | None = None, b
                              "background_photos": int((photos_split.labels == BACKGROUND).sum()),
                              "per_class": tiny_per_class, "real_share": real_share,
                              "part_crops": int((photos_split.labels != BACKGROUND).sum()) if parts else 0,
-                             "part_sides": PART_SIDES, "none_pieces": int(len(negatives)) if none_pieces else 0,
+                             "part_sides": PART_SIDES, "none_classes": len(none_wnids),
+                             "none_pieces": int((photos_split.labels == BACKGROUND).sum()) if none_pieces else 0,
                              "none_piece_sides": NONE_PIECE_SIDES},
            "object_iou": OBJECT_IOU, "background_iou": BACKGROUND_IOU,
            "jittered_per_object": JITTERED_PER_OBJECT, "background_share": background_share, "epochs": epochs,
@@ -305,92 +317,16 @@ def train_box_head(data, out, scenes: int = SCENES, epochs: int | None = None, b
         from streamsee.training.export import convert
 
         calibration = crops[np.random.default_rng(SEED).choice(len(crops), min(1000, len(crops)), replace=False)]
-        (out / FLOAT_NAME).write_bytes(convert(model, (None, 32, 32, 3), None))
-        (out / INT8_NAME).write_bytes(convert(model, (None, 32, 32, 3), calibration))
+        exported = none_classes_recipe.export_model(model) if none_classes else model  # eleven scores
+        (out / FLOAT_NAME).write_bytes(convert(exported, (None, 32, 32, 3), None))
+        (out / INT8_NAME).write_bytes(convert(exported, (None, 32, 32, 3), calibration))
         log["exported"] = {name: (out / name).stat().st_size for name in (FLOAT_NAME, INT8_NAME)}
     log["seconds"] = round(time.perf_counter() - started, 1)
     if export:
         from streamsee.training.box_calibration import calibrate
+        from streamsee.training.box_card import write_model_card
 
         log["calibration"] = calibrate(data, out, model_path=out / INT8_NAME)
-        write_model_card(out, log)
+        write_model_card(out, log, PAD)
     (out / LOG).write_text(json.dumps(log, indent=1))
     return log
-
-
-ORIGINS = {  # the card's first sentence, by origin(recipe)
-    "classifier": "The box path's crop classifier: the shared CIFAR-10 classifier with an eleventh score, background, "
-               "fine-tuned end to end on proposal crops (batch-norm statistics frozen)",
-    "fast classifier": "The box path's crop classifier: the fast ten-class classifier (training/fast_classifier.py, "
-               "training/fastnet.py's net) with an eleventh score, background, fine-tuned end to end on proposal crops "
-               "(batch-norm statistics frozen)",
-    "scratch": "The box path's crop classifier (also the FCN path's coarse level and region namer): a net of its own, "
-               "trained from scratch with eleven scores, the ten classes and background",
-}
-
-
-def origin(recipe: dict) -> str:
-    """What a run started from: "scratch", the shipped "classifier" or a "fast classifier" (logs before the
-    fast backbone name no net: the classifier)."""
-    if recipe["name"] == "scratch":
-        return "scratch"
-    return "fast classifier" if recipe.get("net", "cifar_resnet9").startswith("fastnet") else "classifier"
-
-
-def write_model_card(out: Path, log: dict) -> None:
-    """MODEL_CARD.md beside the box model: command, data, fit, threshold per proposal method."""
-    from streamsee.training.export import invocation
-
-    calibration = log["calibration"]
-    last = log["history"][-1]
-    recipe = log["recipe"]
-    lines = [
-        "# Model card: box_model",
-        "",
-        ORIGINS[origin(recipe)]
-        + ", so that a box's score is its class probability among the ten and background.",
-        "",
-        f"- Produced by: `{invocation()}`",
-        (f"- Started from: `{recipe['init']}` (an earlier run's box model: a warm restart)" if recipe.get("init") else
-         f"- Started from: `{recipe['backbone_weights']}` (background score at zero)" if recipe["name"] == "fine-tune" else
-         f"- Net: `{recipe['net']}` (training/fastnet.py), trained from scratch after airbench94's recipe"),
-        f"- Data: {log['crops']} crops ({log['background_crops']} background) cut by both proposal methods "
-        f"(plus {log['jittered_per_object']} jittered copies of each object's box) from {log['scenes']} 640x480 "
-        "scenes of CIFAR-10 *training* images on scikit-image's photos and Debian's wallpapers (all but the calibration "
-        "ones: scenes.CALIBRATION_BACKGROUNDS, WALLPAPERS['calibrate']); a crop at IoU >= "
-        f"{log['object_iou']} with an object is its class, one under {log['background_iou']} with all is background; "
-        f"and {log['cifar_images']} CIFAR-10 training images at their classes"
-        + (f"; and {log['tiny']['photos']} Tiny ImageNet *training* photos (`{log['tiny']['archive']}`, resized 64 to 32), "
-           f"{log['tiny']['background_photos']} of them of the `none` classes as background, the rest at the CIFAR-10 class "
-           "that cifar10_map.csv gives (ambiguous classes left out), weighted to "
-           f"{log['tiny']['real_share']:.0%} of each side" if log.get("tiny") else "")
-        + (f"; and as background one piece of each of those photos of the classes ({log['tiny']['part_crops']}: a square "
-           f"of {log['tiny']['part_sides'][0]:.0%}-{log['tiny']['part_sides'][1]:.0%} of its side at a random place)"
-           if log.get("tiny") and log["tiny"].get("part_crops") else "")
-        + (f"; and as background one piece of each `none` photo ({log['tiny']['none_pieces']}: "
-           f"{log['tiny']['none_piece_sides'][0]:.0%}-{log['tiny']['none_piece_sides'][1]:.0%} of its side)"
-           if log.get("tiny") and log["tiny"].get("none_pieces") else "")
-        + ". Never CIFAR-10 test images, never Tiny ImageNet val images, never ../shared/media",
-        (f"- Fit: {log['epochs']} epochs, batch {recipe['batch_size']}, SGD (Nesterov 0.9) from {recipe['learning_rate']} with "
-         f"cosine decay, flips and {PAD}-px shifts; " if recipe["name"] == "fine-tune" else
-         f"- Fit: {log['epochs']} epochs of {recipe['examples_per_epoch']} examples drawn from the shuffled set, batch "
-         f"{recipe['batch_size']}, SGD (Nesterov {recipe['momentum']}, weight decay {recipe['weight_decay']}) with a "
-         f"triangular rate peaking at {recipe['learning_rate']} after the first epoch, label smoothing "
-         f"{recipe['label_smoothing']}, the weights' moving average ({recipe['ema_momentum']}) exported, flips and "
-         f"{PAD}-px shifts; ")
-        + f"background weighted to {log['background_share']:.0%} of the total; "
-        f"final loss {last['loss']:.3f}, weighted accuracy {last['weighted_accuracy']:.2%}; "
-        f"{log['seconds'] / 60:.1f} min on this machine",
-        f"- Models: `{FLOAT_NAME}` ({log['exported'][FLOAT_NAME] / 1e6:.2f} MB), `{INT8_NAME}` (full integer, "
-        f"{log['exported'][INT8_NAME] / 1e6:.2f} MB, calibrated on 1000 of the crops)",
-        "- Score threshold per proposal method (`box_calibration.json`): the least that keeps false boxes at or under "
-        f"{calibration['target_false_boxes_per_frame']} per frame on {calibration['scenes']} scenes of training images "
-        "over the photos held out from fitting (scenes.CALIBRATION_BACKGROUNDS, WALLPAPERS['calibrate'] and "
-        "stereo_motorcycle): "
-        + ", ".join(f"{method} {score} (recall there {calibration['recall_at_min_score'][method]})"
-                    for method, score in calibration["min_score"].items()),
-        "",
-        "Measured on held-out scenes: `streamsee evaluate --scenes 200` (figures in docs/experiments.md).",
-        "",
-    ]
-    (out / "MODEL_CARD.md").write_text("\n".join(lines))
