@@ -3,7 +3,7 @@
     python scripts/footage_variants.py [--frames 20] [--smooth 0.6] [--box-model PATH] [--fcn PATH]
         [--grids 1,2,3] [--square-crops] [--max-proposals N] [--min-score S] [--modes boxes,segment]
         [--working-width 128] [--coarse-every 3] [--lead-gap 4] [--segment-min-score 0.5]
-        > runs/footage_VARIANT.json
+        [--fuse mean|max|confidence|geometric] > runs/footage_VARIANT.json
 
 Prints the `evaluate --footage --json` report (int8 exports) of an analyser built with the variant:
 - --fcn: another class FCN (fcn_int8.tflite of `streamsee train fcn`);
@@ -17,7 +17,10 @@ Prints the `evaluate --footage --json` report (int8 exports) of an analyser buil
   (smoothing.COARSE_EVERY);
 - --lead-gap: frames between a scored frame's lead frames (footage.LEAD_GAP; 1: consecutive frames, as a
   file job analyses them);
-- --segment-min-score: the FCN path's least region probability (segmenter.MIN_SCORE).
+- --segment-min-score: the FCN path's least region probability (segmenter.MIN_SCORE);
+- --fuse: how the FCN path's two levels (class FCN, coarse windows) make one probability per map cell
+  (segmenter.fuse: the mean; or the per-class maximum renormalised, each level weighted by its likeliest
+  score, the geometric mean renormalised).
 """
 
 import argparse
@@ -29,6 +32,7 @@ import numpy as np
 import streamsee.evaluation.footage as footage
 import streamsee.recognition.boxes as boxes
 import streamsee.recognition.regions as regions
+import streamsee.recognition.segmenter as segmenter
 import streamsee.recognition.windows as windows
 from streamsee.evaluation.footage import LEAD_GAP, evaluate_footage
 from streamsee.live.analyser import Analyser
@@ -54,7 +58,20 @@ parser.add_argument("--working-width", type=int, default=WORKING_WIDTH)
 parser.add_argument("--coarse-every", type=int, default=COARSE_EVERY)
 parser.add_argument("--lead-gap", type=int, default=LEAD_GAP)
 parser.add_argument("--segment-min-score", type=float, default=MIN_SCORE)
+parser.add_argument("--fuse", choices=("mean", "max", "confidence", "geometric"), default="mean")
 args = parser.parse_args()
+
+
+def renormalised(probabilities: np.ndarray) -> np.ndarray:
+    return probabilities / probabilities.sum(axis=-1, keepdims=True)
+
+
+FUSIONS = {"mean": segmenter.fuse,
+           "max": lambda fine, coarse: renormalised(np.maximum(fine, coarse)),
+           "confidence": lambda fine, coarse: ((fine.max(axis=-1, keepdims=True) * fine + coarse.max(axis=-1, keepdims=True) * coarse)
+                                               / (fine.max(axis=-1, keepdims=True) + coarse.max(axis=-1, keepdims=True))),
+           "geometric": lambda fine, coarse: renormalised(np.sqrt(fine * coarse))}
+segmenter.fuse = FUSIONS[args.fuse]
 
 squeezed = boxes.crop_boxes
 

@@ -1,0 +1,169 @@
+"""Other ways of deciding on the box path's crops, replayed offline on the real development set.
+
+    python scripts/box_crop_probes.py record [--box-model PATH ...] > /dev/null   # writes --crops
+    python scripts/box_crop_probes.py replay RULE [--thresholds 0.85,0.9,0.94] [--low 0.9,0.8] [--floors 0.3,0.5]
+
+`record` runs the box path's steps on every frame `evaluate --footage` analyses (smoothed: two lead frames
+before each scored one): the large boxes and the likeliest proposals (recognition.boxes.MAX_PROPOSALS in
+all), each crop's eleven probabilities by the shipped box model and by each extra `--box-model`, and its ten
+by the shipped classifier; into an .npz (`--crops`, default runs/box_crops.npz). `replay` applies a rule to
+those probabilities, then per-class NMS and live.smoothing.BoxTracker (reset at scene cuts) as the box path
+does, and scores the frames as `evaluate --footage` does. Rules (docs/experiments.md, 2026-12-07):
+- shipped: the box model's likeliest class and its probability (gives the shipped figures);
+- classifier-names: the classifier's class, scored by the box model's not-background times its probability;
+- product / mean: the box model's ten (renormalised) and the classifier's combined, times not-background;
+- hysteresis: boxes from each --low threshold only continue tracks that a box at the threshold began;
+- floor: tracks whose smoothed score fell under each --floors value hidden;
+- ensemble: the mean of the shipped box model's probabilities and each recorded extra model's.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from streamsee.core.labels import CLASSES, NUM_CLASSES
+from streamsee.core.result import Result
+from streamsee.evaluation.footage import LEAD, MediaFile, read_labels, sample_frames, score_file, summarise
+from streamsee.live.smoothing import KEEP, BoxTracker, SceneCut
+from streamsee.recognition.boxes import DEFAULT_BOX_MODEL, MAX_PROPOSALS, BoxDetector, crop_boxes
+from streamsee.recognition.classifier import Classifier
+
+
+def record(media: Path, frames_per_clip: int, extra_models: list[str], out: Path) -> None:
+    arrays: dict[str, np.ndarray] = {}
+    with BoxDetector() as detect, Classifier() as classifier:
+        extras = [Classifier(path) for path in extra_models]
+        for number, item in enumerate(read_labels(media)):
+            cut, rows = SceneCut(), []
+            for frame, scored in sample_frames(media / item.path, frames_per_clip, lead=0 if item.kind == "photo" else LEAD):
+                height, width = frame.shape[:2]
+                boxes = np.concatenate([detect.large_boxes * np.float32([width, height, width, height]),
+                                        detect.propose(frame)[:MAX_PROPOSALS - len(detect.large_boxes)]])
+                crops = crop_boxes(frame, boxes)
+                rows.append([boxes, detect.classifier.predict(crops), classifier.predict(crops),
+                             *(extra.predict(crops) for extra in extras),
+                             np.full(len(boxes), scored), np.full(len(boxes), cut(frame))])
+            counts = [len(row[0]) for row in rows]
+            names = ["xyxy", "box", "classifier", *(f"extra{i}" for i in range(len(extras))), "scored", "cut"]
+            for index, name in enumerate(names):
+                arrays[f"{number}/{name}"] = np.concatenate([row[index] for row in rows])
+            arrays[f"{number}/counts"] = np.array(counts)
+            arrays[f"{number}/file"] = np.array([item.path, item.kind, " ".join(item.classes)])
+            print(item.path, len(rows), file=sys.stderr)
+        for extra in extras:
+            extra.close()
+    np.savez_compressed(out, **arrays)
+
+
+def frames_of(recorded, number: int):
+    """Each recorded frame of file `number`: a dict of its arrays."""
+    names = {key.split("/")[1] for key in recorded.files if key.startswith(f"{number}/")} - {"counts", "file"}
+    ends = np.cumsum(recorded[f"{number}/counts"])
+    columns = {name: recorded[f"{number}/{name}"] for name in names}
+    for start, end in zip(np.r_[0, ends[:-1]], ends):
+        yield {name: column[start:end] for name, column in columns.items()}
+
+
+def detect(xyxy: np.ndarray, label: np.ndarray, score: np.ndarray, threshold: float) -> Result:
+    """The box path's keep-and-NMS step (recognition.boxes.BoxDetector.detect) on given labels and scores."""
+    keep = score >= threshold
+    xyxy, label, score = xyxy[keep], label[keep], score[keep]
+    if not len(xyxy):
+        return Result()
+    xywh = np.column_stack([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]]).tolist()
+    kept = np.asarray(cv2.dnn.NMSBoxesBatched(xywh, score.tolist(), label.tolist(), threshold, 0.3), int).reshape(-1)
+    kept = kept[np.argsort(-score[kept])]
+    return Result(xyxy[kept], label[kept], score[kept])
+
+
+class HysteresisTracker(BoxTracker):
+    """Boxes under `start` only continue tracks; new tracks begin at `start` or over."""
+
+    def __init__(self, start: float):
+        super().__init__(KEEP)
+        self.start = start
+
+    def __call__(self, result: Result) -> Result:
+        matched = set(self._match(result.xyxy).values())
+        keep = np.array([i in matched or result.score[i] >= self.start for i in range(len(result))], bool)
+        return super().__call__(Result(result.xyxy[keep], result.class_id[keep], result.score[keep]) if len(result) else result)
+
+
+def labels_and_scores(rule: str, frame: dict) -> tuple[np.ndarray, np.ndarray]:
+    box, classifier = frame["box"], frame["classifier"]
+    not_background = 1 - box[:, NUM_CLASSES]
+    ten = box[:, :NUM_CLASSES] / np.maximum(not_background[:, None], 1e-6)
+    if rule == "classifier-names":
+        return classifier.argmax(1), not_background * classifier.max(1)
+    if rule in ("product", "mean"):
+        both = np.sqrt(ten * classifier) if rule == "product" else (ten + classifier) / 2
+        both /= both.sum(axis=1, keepdims=True)
+        return both.argmax(1), not_background * both.max(1)
+    if rule == "ensemble":
+        extras = [frame[name] for name in sorted(frame) if name.startswith("extra")]
+        if not extras:
+            raise SystemExit("ensemble: record with --box-model first")
+        box = (box + sum(extras)) / (1 + len(extras))
+    return box[:, :NUM_CLASSES].argmax(1), box[:, :NUM_CLASSES].max(1)
+
+
+def replay(recorded, rule: str, threshold: float, low: float | None = None, floor: float = 0.0) -> str:
+    items, rows = [], {}
+    for number in range(len({key.split("/")[0] for key in recorded.files})):
+        path, kind, classes = recorded[f"{number}/file"].tolist()
+        item = MediaFile(path, tuple(classes.split()), kind)
+        tracker, tops = (HysteresisTracker(threshold) if low is not None else BoxTracker(KEEP)), []
+        for frame in frames_of(recorded, number):
+            label, score = labels_and_scores(rule, frame)
+            video = item.kind == "video"
+            result = detect(frame["xyxy"], label, score, low if low is not None and video else threshold)
+            if video:
+                if frame["cut"][:1].any():
+                    tracker.reset()
+                result = tracker(result)
+                shown = result.score >= floor
+                result = Result(result.xyxy[shown], result.class_id[shown], result.score[shown]) if len(result) else result
+            if frame["scored"][:1].any():
+                tops.append(CLASSES[result.class_id[int(np.argmax(result.score))]] if len(result) else None)
+        items.append(item)
+        rows[item.path] = {"boxes": score_file(item, tops, [top is not None for top in tops])}
+    s = summarise(items, rows, paths=("boxes",))["boxes"]
+    return (f"{s['positive_videos']:.3f} / {s['negative_videos']:.3f} / {s['positive_photos']:.3f} / "
+            f"{s['negative_photos']:.3f} ({s['positive_videos_mostly_right']})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("action", choices=("record", "replay"))
+    parser.add_argument("rule", nargs="?", default="shipped",
+                        choices=("shipped", "classifier-names", "product", "mean", "hysteresis", "floor", "ensemble"))
+    parser.add_argument("--media", default="../shared/media")
+    parser.add_argument("--frames", type=int, default=20)
+    parser.add_argument("--crops", default="runs/box_crops.npz")
+    parser.add_argument("--box-model", action="append", default=[], help="record: another box model's probabilities too")
+    parser.add_argument("--thresholds", default="0.85,0.9,0.92,0.94,0.96")
+    parser.add_argument("--low", default="0.9,0.8,0.6", help="hysteresis: the thresholds that continue tracks")
+    parser.add_argument("--floors", default="0.3,0.5,0.7,0.9", help="floor: the least smoothed score shown")
+    args = parser.parse_args()
+    if args.action == "record":
+        record(Path(args.media), args.frames, args.box_model, Path(args.crops))
+        return
+    recorded = np.load(args.crops)
+    print(f"rule {args.rule} (default box model {DEFAULT_BOX_MODEL.name}): positive clips right / negative clips claimed / "
+          "positive photos right / negative photos claimed (positive clips mostly right)")
+    for threshold in (float(t) for t in args.thresholds.split(",")):
+        if args.rule == "hysteresis":
+            for low in (float(t) for t in args.low.split(",")):
+                print(f"{threshold:.2f} continued from {low:.2f}: {replay(recorded, 'shipped', threshold, low=low)}")
+        elif args.rule == "floor":
+            for floor in (float(t) for t in args.floors.split(",")):
+                print(f"{threshold:.2f} shown from {floor:.2f}: {replay(recorded, 'shipped', threshold, floor=floor)}")
+        else:
+            print(f"{threshold:.2f}: {replay(recorded, args.rule, threshold)}")
+
+
+if __name__ == "__main__":
+    main()
