@@ -91,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--none-classes", action="store_true",
                        help="boxes, with --tiny: each `none` class a score of its own while training, summed into "
                             "background for export")
+    train.add_argument("--resized-crops", action="store_true",
+                       help="boxes: half the examples a random part of themselves (35-100 %% of the area, any shape "
+                            "from 1:2 to 2:1) squeezed to 32x32")
     train.add_argument("--background-share", type=float, default=None,
                        help="boxes: share of the fit's weight on background examples (default 0.5)")
     train.add_argument("--real-share", type=float, default=None,
@@ -291,7 +294,8 @@ def run_train(args) -> int:
         boxes = training("boxes")
         log = boxes.train_box_head(args.data, args.out, tiny=args.tiny, epochs=args.epochs, scratch=args.scratch,
                                    parts=args.parts, none_pieces=args.none_pieces,
-                                   none_classes=args.none_classes, init=args.init, learning_rate=args.learning_rate,
+                                   none_classes=args.none_classes, resized_crops=args.resized_crops, init=args.init,
+                                   learning_rate=args.learning_rate,
                                    fast_backbone=args.fast_backbone, backbone_weights=args.backbone or boxes.BACKBONE_WEIGHTS,
                                    background_share=boxes.BACKGROUND_SHARE if args.background_share is None else args.background_share,
                                    real_share=boxes.REAL_SHARE if args.real_share is None else args.real_share)

@@ -169,12 +169,25 @@ def test_tiny_run_with_a_score_for_each_none_class_exports_eleven_scores(cifar_p
     from streamsee.recognition.classifier import Classifier
 
     log = box_head.train_box_head(cifar_path, tmp_path, scenes=2, epochs=1, cifar_images=256, quiet=True,
-                                  tiny=tiny_path, tiny_per_class=2, none_classes=True)
+                                  tiny=tiny_path, tiny_per_class=2, none_classes=True, resized_crops=True)
     assert log["tiny"]["none_classes"] > 100  # Tiny ImageNet's `none` classes, each its own score while training
     assert np.isfinite(log["history"][0]["loss"]) and 0 <= log["history"][0]["weighted_accuracy"] <= 1
     with Classifier(tmp_path / box_head.INT8_NAME) as model:
         probabilities = model.predict(np.zeros((2, 32, 32, 3), np.uint8))
     assert probabilities.shape == (2, BACKGROUND + 1) and np.allclose(probabilities.sum(axis=1), 1, atol=1e-3)
-    assert "`none` classes had a score of its own" in (tmp_path / "MODEL_CARD.md").read_text()
+    card = (tmp_path / "MODEL_CARD.md").read_text()
+    assert "`none` classes had a score of its own" in card and "half the examples first a random part" in card
+    assert tuple(log["resized_crops"]["area"]) == box_head.RESIZED_CROP_AREA
     with pytest.raises(ValueError, match="none_classes widens the shipped classifier's head"):
         box_head.train_box_head(cifar_path, tmp_path, tiny=tiny_path, none_classes=True, scratch=True)
+
+
+def test_resized_crops_are_parts_of_the_image_squeezed_back():
+    import tensorflow as tf
+
+    image = np.zeros((32, 32, 3), np.float32)
+    image[:, 16:] = 255  # right half white
+    crops = [box_head.resized_crop(tf.constant(image), seed=seed).numpy() for seed in range(12)]
+    assert all(crop.shape == (32, 32, 3) for crop in crops)
+    whites = [float((crop > 127).mean()) for crop in crops]
+    assert len({round(white, 2) for white in whites}) > 3  # different parts, of different shapes

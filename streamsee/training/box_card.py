@@ -69,6 +69,9 @@ def write_model_card(out: Path, log: dict, pad: int) -> None:
          f"triangular rate peaking at {recipe['learning_rate']} after the first epoch, label smoothing "
          f"{recipe['label_smoothing']}, the weights' moving average ({recipe['ema_momentum']}) exported, flips and "
          f"{pad}-px shifts; ")
+        + (f"half the examples first a random part of themselves ({log['resized_crops']['area'][0]:.0%}-"
+           f"{log['resized_crops']['area'][1]:.0%} of the area, width over height {log['resized_crops']['aspect'][0]}-"
+           f"{log['resized_crops']['aspect'][1]}) squeezed to 32x32; " if log.get("resized_crops") else "")
         + f"background weighted to {log['background_share']:.0%} of the total; "
         f"final loss {last['loss']:.3f}, weighted accuracy {last['weighted_accuracy']:.2%}; "
         f"{log['seconds'] / 60:.1f} min on this machine",

@@ -24,7 +24,8 @@ rule as for scene crops), so that an ear or a patch of fur, which proposals on a
 cut by the dozen, is not named as confidently as the whole animal. With ``--none-pieces`` a piece of
 each `none` photo (30-70 % of its side) goes in as background too: proposals cut rooms, people and
 landscapes into pieces, and the whole photos alone do not teach that a corner of a room is no cat.
-With ``--none-classes`` each `none` class has a score of its own while training (training/none_classes.py).
+With ``--none-classes`` each `none` class has a score of its own while training (training/none_classes.py);
+with ``--resized-crops`` half the examples are a random part of themselves squeezed to 32x32.
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ EPOCHS = 3
 BATCH_SIZE = 128
 LEARNING_RATE = 0.01  # SGD with Nesterov momentum 0.9, cosine decay to 0
 PAD = 2  # random-crop padding (with a horizontal flip: the augmentation)
+RESIZED_CROP_AREA = (0.35, 1.0)  # with --resized-crops: the share of an image's area a resized crop keeps
+RESIZED_CROP_ASPECT = (0.5, 2.0)  # and its width over its height (a piece of 25-45 % of the side is background: --parts)
 SEED = 1  # other scenes than the threshold calibration's (seed 0)
 LOG = "box_head_log.json"
 FLOAT_NAME = "boxes_float.tflite"
@@ -172,13 +175,25 @@ def example_weights(labels: np.ndarray, real: np.ndarray, background_share: floa
     return weights * len(labels)
 
 
+def resized_crop(image: tf.Tensor, seed: int) -> tf.Tensor:
+    """A random part of the 32x32 image (RESIZED_CROP_AREA of its area, RESIZED_CROP_ASPECT its shape)
+    squeezed back to 32x32, as proposals frame objects loosely, tightly and out of shape."""
+    begin, size, _ = tf.image.sample_distorted_bounding_box(
+        (32, 32, 3), tf.zeros((1, 0, 4)), seed=seed, min_object_covered=0.0, aspect_ratio_range=RESIZED_CROP_ASPECT,
+        area_range=RESIZED_CROP_AREA, use_image_if_no_bounding_boxes=True)
+    return tf.image.resize(tf.slice(image, begin, size), (32, 32))
+
+
 def batches(images: np.ndarray, labels: np.ndarray, weights: np.ndarray, seed: int = SEED,
-            batch_size: int = BATCH_SIZE, one_hot: bool = False) -> tf.data.Dataset:
+            batch_size: int = BATCH_SIZE, one_hot: bool = False, resized_crops: bool = False) -> tf.data.Dataset:
     """Shuffled, weighted batches, each image flipped at random and shifted by up to PAD pixels
-    (labels one-hot with `one_hot`, for label smoothing)."""
+    (labels one-hot with `one_hot`, for label smoothing); with `resized_crops` half of them first a
+    resized_crop of themselves."""
 
     def augment(image, label, weight):
         image = tf.image.random_flip_left_right(tf.cast(image, tf.float32), seed=seed)
+        if resized_crops:
+            image = tf.cond(tf.random.uniform((), seed=seed) < 0.5, lambda: resized_crop(image, seed), lambda: image)
         image = tf.pad(image, [[PAD, PAD], [PAD, PAD], [0, 0]], mode="REFLECT")
         label = tf.one_hot(label, NUM_CLASSES + 1) if one_hot else label
         return tf.image.random_crop(image, (32, 32, 3), seed=seed), label, weight
@@ -188,15 +203,16 @@ def batches(images: np.ndarray, labels: np.ndarray, weights: np.ndarray, seed: i
 
 
 def fit_fine_tune(model, images, targets, weights, epochs, callbacks, learning_rate: float = LEARNING_RATE,
-                  none_classes: bool = False) -> dict:
+                  none_classes: bool = False, resized_crops: bool = False) -> dict:
     """The fine-tuning recipe: SGD from `learning_rate` with cosine decay, whole passes over the data (with
-    `none_classes`: training/none_classes.py's loss over the widened scores)."""
+    `none_classes`: training/none_classes.py's loss over the widened scores; `resized_crops`: batches')."""
     steps = epochs * -(-len(targets) // BATCH_SIZE)
     loss, metric = ((none_classes_recipe.open_set_loss, none_classes_recipe.collapsed_accuracy) if none_classes else
                     (keras.losses.SparseCategoricalCrossentropy(from_logits=True), "accuracy"))
     model.compile(optimizer=keras.optimizers.SGD(keras.optimizers.schedules.CosineDecay(learning_rate, steps),
                                                  momentum=0.9, nesterov=True), loss=loss, weighted_metrics=[metric])
-    history = model.fit(batches(images, targets, weights), epochs=epochs, verbose=0, callbacks=callbacks).history
+    history = model.fit(batches(images, targets, weights, resized_crops=resized_crops), epochs=epochs, verbose=0,
+                        callbacks=callbacks).history
     if none_classes:
         history["accuracy"] = history.pop("collapsed_accuracy")
     return history
@@ -218,13 +234,15 @@ def fit_scratch(model, images, targets, weights, epochs, callbacks) -> dict:
 def train_box_head(data, out, scenes: int = SCENES, epochs: int | None = None, backbone_weights=BACKBONE_WEIGHTS,
                    cifar_images: int | None = None, export: bool = True, quiet: bool = False,
                    tiny=None, tiny_per_class: int | None = None, scratch: bool = False, parts: bool = False, none_pieces: bool = False,
-                   none_classes: bool = False, init=None, learning_rate: float | None = None, fast_backbone=None,
+                   none_classes: bool = False, resized_crops: bool = False, init=None, learning_rate: float | None = None,
+                   fast_backbone=None,
                    background_share: float = BACKGROUND_SHARE, real_share: float = REAL_SHARE) -> dict:
     """Fine-tune the box model on proposal crops and the CIFAR-10 training images (the first
     `cifar_images` of them; all by default), and with `tiny` on Tiny ImageNet's training photos
     (the first `tiny_per_class` of each class; all by default), with `parts` a piece of each of its photos of
     the classes as background too (part_crops), with `none_pieces` a piece of each `none` photo, with `none_classes`
-    a score of its own for each `none` class while training (training/none_classes.py); `init`: start
+    a score of its own for each `none` class while training (training/none_classes.py), with `resized_crops`
+    half the examples a random part of themselves squeezed to 32x32 (resized_crop); `init`: start
     from a box model's weights (a warm restart, with `learning_rate` at the start of the cosine decay,
     LEARNING_RATE by default); `fast_backbone`: start from a fast ten-class classifier's weights (`train fast`:
     training/fastnet.py's net) instead of the shipped classifier; `background_share`, `real_share`:
@@ -240,6 +258,8 @@ def train_box_head(data, out, scenes: int = SCENES, epochs: int | None = None, b
     if (parts or none_pieces or none_classes) and tiny is None:
         raise ValueError("the pieces (parts, none_pieces) and none_classes come from Tiny ImageNet's photos: "
                          "give tiny (--tiny ARCHIVE) too")
+    if resized_crops and scratch:
+        raise ValueError("resized_crops is an augmentation of the fine-tuning recipe: give scratch or resized_crops")
     if none_classes and (scratch or fast_backbone is not None or init is not None):
         raise ValueError("none_classes widens the shipped classifier's head: give neither scratch, fast_backbone nor init")
     out = Path(out)
@@ -276,7 +296,8 @@ def train_box_head(data, out, scenes: int = SCENES, epochs: int | None = None, b
             model = none_classes_recipe.widen_head(model, len(none_wnids))
 
         def fit(*fit_args):
-            return fit_fine_tune(*fit_args, learning_rate=learning_rate or LEARNING_RATE, none_classes=none_classes)
+            return fit_fine_tune(*fit_args, learning_rate=learning_rate or LEARNING_RATE, none_classes=none_classes,
+                                 resized_crops=resized_crops)
     with Progress(TextColumn("[bold]boxes"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}"),
                   TimeRemainingColumn(), console=Console(stderr=True), disable=quiet) as bar:
         task = bar.add_task("boxes", total=epochs, status=f"{len(targets)} examples")
@@ -303,6 +324,7 @@ def train_box_head(data, out, scenes: int = SCENES, epochs: int | None = None, b
                              "none_piece_sides": NONE_PIECE_SIDES},
            "object_iou": OBJECT_IOU, "background_iou": BACKGROUND_IOU,
            "jittered_per_object": JITTERED_PER_OBJECT, "background_share": background_share, "epochs": epochs,
+           "resized_crops": resized_crops and {"share": 0.5, "area": RESIZED_CROP_AREA, "aspect": RESIZED_CROP_ASPECT},
            "recipe": ({"name": "scratch", "net": model.name, "examples_per_epoch": SCRATCH_EXAMPLES,
                        "batch_size": SCRATCH_BATCH_SIZE, "learning_rate": fastnet.LEARNING_RATE,
                        "momentum": fastnet.MOMENTUM, "weight_decay": fastnet.WEIGHT_DECAY,
