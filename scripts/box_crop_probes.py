@@ -19,6 +19,7 @@ does, and scores the frames as `evaluate --footage` does. Rules (docs/experiment
 
 import argparse
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
 import cv2
@@ -34,8 +35,8 @@ from streamsee.recognition.classifier import Classifier
 
 def record(media: Path, frames_per_clip: int, extra_models: list[str], out: Path) -> None:
     arrays: dict[str, np.ndarray] = {}
-    with BoxDetector() as detect, Classifier() as classifier:
-        extras = [Classifier(path) for path in extra_models]
+    with BoxDetector() as detect, Classifier() as classifier, ExitStack() as stack:
+        extras = [stack.enter_context(Classifier(path)) for path in extra_models]
         for number, item in enumerate(read_labels(media)):
             cut, rows = SceneCut(), []
             for frame, scored in sample_frames(media / item.path, frames_per_clip, lead=0 if item.kind == "photo" else LEAD):
@@ -53,8 +54,6 @@ def record(media: Path, frames_per_clip: int, extra_models: list[str], out: Path
             arrays[f"{number}/counts"] = np.array(counts)
             arrays[f"{number}/file"] = np.array([item.path, item.kind, " ".join(item.classes)])
             print(item.path, len(rows), file=sys.stderr)
-        for extra in extras:
-            extra.close()
     np.savez_compressed(out, **arrays)
 
 
