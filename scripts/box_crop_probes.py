@@ -22,15 +22,16 @@ import sys
 from contextlib import ExitStack
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from streamsee.core.labels import CLASSES, NUM_CLASSES
 from streamsee.core.result import Result
 from streamsee.evaluation.footage import LEAD, MediaFile, read_labels, sample_frames, score_file, summarise
 from streamsee.live.smoothing import KEEP, BoxTracker, SceneCut
-from streamsee.recognition.boxes import DEFAULT_BOX_MODEL, MAX_PROPOSALS, BoxDetector, crop_boxes
+from streamsee.recognition.boxes import DEFAULT_BOX_MODEL, MAX_PROPOSALS, BoxDetector, crop_boxes, keep_confident
 from streamsee.recognition.classifier import Classifier
+
+NMS_IOU = 0.3  # BoxDetector's default
 
 
 def record(media: Path, frames_per_clip: int, extra_models: list[str], out: Path) -> None:
@@ -64,18 +65,6 @@ def frames_of(recorded, number: int):
     columns = {name: recorded[f"{number}/{name}"] for name in names}
     for start, end in zip(np.r_[0, ends[:-1]], ends):
         yield {name: column[start:end] for name, column in columns.items()}
-
-
-def detect(xyxy: np.ndarray, label: np.ndarray, score: np.ndarray, threshold: float) -> Result:
-    """The box path's keep-and-NMS step (recognition.boxes.BoxDetector.detect) on given labels and scores."""
-    keep = score >= threshold
-    xyxy, label, score = xyxy[keep], label[keep], score[keep]
-    if not len(xyxy):
-        return Result()
-    xywh = np.column_stack([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]]).tolist()
-    kept = np.asarray(cv2.dnn.NMSBoxesBatched(xywh, score.tolist(), label.tolist(), threshold, 0.3), int).reshape(-1)
-    kept = kept[np.argsort(-score[kept])]
-    return Result(xyxy[kept], label[kept], score[kept])
 
 
 class HysteresisTracker(BoxTracker):
@@ -118,7 +107,7 @@ def replay(recorded, rule: str, threshold: float, low: float | None = None, floo
         for frame in frames_of(recorded, number):
             label, score = labels_and_scores(rule, frame)
             video = item.kind == "video"
-            result = detect(frame["xyxy"], label, score, low if low is not None and video else threshold)
+            result = keep_confident(frame["xyxy"], label, score, low if low is not None and video else threshold, NMS_IOU)
             if video:
                 if frame["cut"][:1].any():
                     tracker.reset()

@@ -66,11 +66,14 @@ def renormalised(probabilities: np.ndarray) -> np.ndarray:
     return probabilities / probabilities.sum(axis=-1, keepdims=True)
 
 
-FUSIONS = {"mean": segmenter.fuse,
-           "max": lambda fine, coarse: renormalised(np.maximum(fine, coarse)),
-           "confidence": lambda fine, coarse: ((fine.max(axis=-1, keepdims=True) * fine + coarse.max(axis=-1, keepdims=True) * coarse)
-                                               / (fine.max(axis=-1, keepdims=True) + coarse.max(axis=-1, keepdims=True))),
-           "geometric": lambda fine, coarse: renormalised(np.sqrt(fine * coarse))}
+def confidence_weighted(fine: np.ndarray, coarse: np.ndarray) -> np.ndarray:
+    """Each level weighted per cell by its likeliest score."""
+    fine_weight, coarse_weight = fine.max(axis=-1, keepdims=True), coarse.max(axis=-1, keepdims=True)
+    return (fine_weight * fine + coarse_weight * coarse) / (fine_weight + coarse_weight)
+
+
+FUSIONS = {"mean": segmenter.fuse, "max": lambda fine, coarse: renormalised(np.maximum(fine, coarse)),
+           "confidence": confidence_weighted, "geometric": lambda fine, coarse: renormalised(np.sqrt(fine * coarse))}
 segmenter.fuse = FUSIONS[args.fuse]
 
 squeezed = boxes.crop_boxes

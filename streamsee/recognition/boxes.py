@@ -95,15 +95,19 @@ class BoxDetector(Resource):
         if not len(boxes):
             return Result()
         probabilities = self.classify_boxes(frame, boxes)[:, :NUM_CLASSES]  # background only lowers them
-        class_id = probabilities.argmax(axis=1)
-        score = probabilities.max(axis=1)
-        confident = score >= self.min_score
-        boxes, class_id, score = boxes[confident], class_id[confident], score[confident]
-        if not len(boxes):
-            return Result()
-        xywh = np.column_stack([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]]).tolist()
-        keep = cv2.dnn.NMSBoxesBatched(xywh, score.tolist(), class_id.tolist(), self.min_score, self.nms_iou)
-        keep = np.asarray(keep, dtype=int).reshape(-1)
-        keep = keep[np.argsort(-score[keep])]
-        return Result(boxes[keep], class_id[keep], score[keep])
+        return keep_confident(boxes, probabilities.argmax(axis=1), probabilities.max(axis=1), self.min_score, self.nms_iou)
+
+
+def keep_confident(boxes: np.ndarray, class_id: np.ndarray, score: np.ndarray, min_score: float,
+                   nms_iou: float) -> Result:
+    """The boxes scored at least `min_score`, after per-class NMS at `nms_iou`, best first."""
+    confident = score >= min_score
+    boxes, class_id, score = boxes[confident], class_id[confident], score[confident]
+    if not len(boxes):
+        return Result()
+    xywh = np.column_stack([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]]).tolist()
+    keep = cv2.dnn.NMSBoxesBatched(xywh, score.tolist(), class_id.tolist(), min_score, nms_iou)
+    keep = np.asarray(keep, dtype=int).reshape(-1)
+    keep = keep[np.argsort(-score[keep])]
+    return Result(boxes[keep], class_id[keep], score[keep])
 

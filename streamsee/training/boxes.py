@@ -63,6 +63,7 @@ EPOCHS = 3
 BATCH_SIZE = 128
 LEARNING_RATE = 0.01  # SGD with Nesterov momentum 0.9, cosine decay to 0
 PAD = 2  # random-crop padding (with a horizontal flip: the augmentation)
+RESIZED_CROP_SHARE = 0.5  # with --resized-crops: the share of the examples first cut to a resized crop
 RESIZED_CROP_AREA = (0.35, 1.0)  # with --resized-crops: the share of an image's area a resized crop keeps
 RESIZED_CROP_ASPECT = (0.5, 2.0)  # and its width over its height (a piece of 25-45 % of the side is background: --parts)
 SEED = 1  # other scenes than the threshold calibration's (seed 0)
@@ -187,13 +188,14 @@ def resized_crop(image: tf.Tensor, seed: int) -> tf.Tensor:
 def batches(images: np.ndarray, labels: np.ndarray, weights: np.ndarray, seed: int = SEED,
             batch_size: int = BATCH_SIZE, one_hot: bool = False, resized_crops: bool = False) -> tf.data.Dataset:
     """Shuffled, weighted batches, each image flipped at random and shifted by up to PAD pixels
-    (labels one-hot with `one_hot`, for label smoothing); with `resized_crops` half of them first a
-    resized_crop of themselves."""
+    (labels one-hot with `one_hot`, for label smoothing); with `resized_crops` RESIZED_CROP_SHARE of them
+    first a resized_crop of themselves."""
 
     def augment(image, label, weight):
         image = tf.image.random_flip_left_right(tf.cast(image, tf.float32), seed=seed)
         if resized_crops:
-            image = tf.cond(tf.random.uniform((), seed=seed) < 0.5, lambda: resized_crop(image, seed), lambda: image)
+            image = tf.cond(tf.random.uniform((), seed=seed) < RESIZED_CROP_SHARE, lambda: resized_crop(image, seed),
+                            lambda: image)
         image = tf.pad(image, [[PAD, PAD], [PAD, PAD], [0, 0]], mode="REFLECT")
         label = tf.one_hot(label, NUM_CLASSES + 1) if one_hot else label
         return tf.image.random_crop(image, (32, 32, 3), seed=seed), label, weight
@@ -324,7 +326,7 @@ def train_box_head(data, out, scenes: int = SCENES, epochs: int | None = None, b
                              "none_piece_sides": NONE_PIECE_SIDES},
            "object_iou": OBJECT_IOU, "background_iou": BACKGROUND_IOU,
            "jittered_per_object": JITTERED_PER_OBJECT, "background_share": background_share, "epochs": epochs,
-           "resized_crops": resized_crops and {"share": 0.5, "area": RESIZED_CROP_AREA, "aspect": RESIZED_CROP_ASPECT},
+           "resized_crops": resized_crops and {"share": RESIZED_CROP_SHARE, "area": RESIZED_CROP_AREA, "aspect": RESIZED_CROP_ASPECT},
            "recipe": ({"name": "scratch", "net": model.name, "examples_per_epoch": SCRATCH_EXAMPLES,
                        "batch_size": SCRATCH_BATCH_SIZE, "learning_rate": fastnet.LEARNING_RATE,
                        "momentum": fastnet.MOMENTUM, "weight_decay": fastnet.WEIGHT_DECAY,
