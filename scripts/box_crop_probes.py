@@ -4,8 +4,8 @@
     python scripts/box_crop_probes.py replay RULE [--thresholds 0.85,0.9,0.94] [--low 0.9,0.8] [--floors 0.3,0.5]
 
 `record` runs the box path's steps on every frame `evaluate --footage` analyses (smoothed: two lead frames
-before each scored one): the large boxes and the likeliest proposals (recognition.boxes.MAX_PROPOSALS in
-all), each crop's eleven probabilities by the shipped box model and by each extra `--box-model`, and its ten
+before each scored one): the box path's candidates (BoxDetector.candidates: the large boxes and the likeliest
+proposals), each crop's eleven probabilities by the shipped box model and by each extra `--box-model`, and its ten
 by the shipped classifier; into an .npz (`--crops`, default runs/box_crops.npz). `replay` applies a rule to
 those probabilities, then per-class NMS and live.smoothing.BoxTracker (reset at scene cuts) as the box path
 does, and scores the frames as `evaluate --footage` does. Rules (docs/experiments.md, 2026-12-07):
@@ -28,10 +28,8 @@ from streamsee.core.labels import CLASSES, NUM_CLASSES
 from streamsee.core.result import Result
 from streamsee.evaluation.footage import LEAD, MediaFile, read_labels, sample_frames, score_file, summarise
 from streamsee.live.smoothing import KEEP, BoxTracker, SceneCut
-from streamsee.recognition.boxes import DEFAULT_BOX_MODEL, MAX_PROPOSALS, BoxDetector, crop_boxes, keep_confident
+from streamsee.recognition.boxes import DEFAULT_BOX_MODEL, NMS_IOU, BoxDetector, crop_boxes, keep_confident
 from streamsee.recognition.classifier import Classifier
-
-NMS_IOU = 0.3  # BoxDetector's default
 
 
 def record(media: Path, frames_per_clip: int, extra_models: list[str], out: Path) -> None:
@@ -41,9 +39,7 @@ def record(media: Path, frames_per_clip: int, extra_models: list[str], out: Path
         for number, item in enumerate(read_labels(media)):
             cut, rows = SceneCut(), []
             for frame, scored in sample_frames(media / item.path, frames_per_clip, lead=0 if item.kind == "photo" else LEAD):
-                height, width = frame.shape[:2]
-                boxes = np.concatenate([detect.large_boxes * np.float32([width, height, width, height]),
-                                        detect.propose(frame)[:MAX_PROPOSALS - len(detect.large_boxes)]])
+                boxes = detect.candidates(frame, detect.propose(frame))
                 crops = crop_boxes(frame, boxes)
                 rows.append([boxes, detect.classifier.predict(crops), classifier.predict(crops),
                              *(extra.predict(crops) for extra in extras),
@@ -77,7 +73,7 @@ class HysteresisTracker(BoxTracker):
     def __call__(self, result: Result) -> Result:
         matched = set(self._match(result.xyxy).values())
         keep = np.array([i in matched or result.score[i] >= self.start for i in range(len(result))], bool)
-        return super().__call__(Result(result.xyxy[keep], result.class_id[keep], result.score[keep]) if len(result) else result)
+        return super().__call__(result[keep])
 
 
 def labels_and_scores(rule: str, frame: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -112,8 +108,7 @@ def replay(recorded, rule: str, threshold: float, low: float | None = None, floo
                 if frame["cut"][:1].any():
                     tracker.reset()
                 result = tracker(result)
-                shown = result.score >= floor
-                result = Result(result.xyxy[shown], result.class_id[shown], result.score[shown]) if len(result) else result
+                result = result[result.score >= floor]
             if frame["scored"][:1].any():
                 tops.append(CLASSES[result.class_id[int(np.argmax(result.score))]] if len(result) else None)
         items.append(item)

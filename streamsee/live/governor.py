@@ -29,12 +29,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from streamsee.recognition.boxes import MAX_PROPOSALS
+
 # The levels, cheapest last: (share of the configured FCN working widths, share of the box path's proposals,
 # rest after each analysis as a multiple of its time).
 LEVELS = ((1.0, 1.0, 0.0), (0.8, 0.67, 0.0), (0.6, 0.4, 0.0), (0.4, 0.2, 0.0), (0.4, 0.2, 1.0), (0.4, 0.2, 2.0))
 MIN_WIDTH = 64  # no FCN working width below this (the configuration's own least)
 WIDTH_STEP = 8  # the FCN's stride: working widths are multiples of it
-DEFAULT_PROPOSALS = 100  # recognition.boxes.MAX_PROPOSALS (tests/test_budget.py checks), for a detector set to classify all (0)
+DEFAULT_PROPOSALS = MAX_PROPOSALS  # the box path's own, for a detector set to classify all (0)
 WINDOW = 10  # results judged at one level (their p95)
 LOWER_AFTER = 4  # results at a level before it may be lowered
 RAISE_AFTER = 20  # results at a level before it may be raised

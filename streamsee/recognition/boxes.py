@@ -38,6 +38,7 @@ LARGE_BOXES = np.array([[0, 0, 1, 1], [0.15, 0.15, 0.85, 0.85],
 # 0.25; 60 0.505 / 0.143 / 0.619 / 0.062. Composed scenes (200, boundieboxies): recall 0.578 at 0.43 false
 # boxes a frame, against 0.602 at 0.605 (docs/experiments.md, 2026-12-07).
 MAX_PROPOSALS = 100
+NMS_IOU = 0.3  # boxes of one class overlapping more than this: the less sure goes
 
 
 def crop_boxes(frame: np.ndarray, boxes: np.ndarray) -> np.ndarray:
@@ -63,7 +64,7 @@ class BoxDetector(Resource):
     """
 
     def __init__(self, proposals: str = "boundieboxies", model_path: os.PathLike | str = DEFAULT_BOX_MODEL,
-                 min_score: float | None = None, nms_iou: float = 0.3, max_proposals: int = MAX_PROPOSALS,
+                 min_score: float | None = None, nms_iou: float = NMS_IOU, max_proposals: int = MAX_PROPOSALS,
                  threads: int | None = None, large_boxes: np.ndarray = LARGE_BOXES):
         self.proposal_method = proposals
         self.large_boxes = np.asarray(large_boxes, np.float32).reshape(-1, 4)  # fractions of the frame, always classified
@@ -85,13 +86,17 @@ class BoxDetector(Resource):
         check_frame(frame)
         return self.detect(frame, self.propose(frame))
 
-    def detect(self, frame: np.ndarray, boxes: np.ndarray) -> Result:
-        """Classify the large boxes and the first of the proposals `boxes` of `frame` (max_proposals crops in
-        all), keep the confident ones, per-class NMS."""
+    def candidates(self, frame: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """The boxes a frame's crops are cut from: the large boxes, then the first of the proposals `boxes`
+        (max_proposals in all; 0: every proposal)."""
         if self.max_proposals:
             boxes = boxes[:max(0, self.max_proposals - len(self.large_boxes))]
         height, width = frame.shape[:2]
-        boxes = np.concatenate([self.large_boxes * np.float32([width, height, width, height]), boxes])
+        return np.concatenate([self.large_boxes * np.float32([width, height, width, height]), boxes])
+
+    def detect(self, frame: np.ndarray, boxes: np.ndarray) -> Result:
+        """Classify the candidates of `frame` with the proposals `boxes`, keep the confident ones, per-class NMS."""
+        boxes = self.candidates(frame, boxes)
         if not len(boxes):
             return Result()
         probabilities = self.classify_boxes(frame, boxes)[:, :NUM_CLASSES]  # background only lowers them
