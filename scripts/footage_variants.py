@@ -79,7 +79,7 @@ segmenter.fuse = FUSIONS[args.fuse]
 squeezed = boxes.crop_boxes
 
 
-def square_crops(frame: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
+def square_crops(frame: np.ndarray, xyxy: np.ndarray, size: int = boxes.INPUT_SIZE) -> np.ndarray:
     """crop_boxes with each box grown to a square about its centre, kept inside the frame."""
     xyxy = np.asarray(xyxy, np.float32).reshape(-1, 4)
     height, width = frame.shape[:2]
@@ -87,7 +87,7 @@ def square_crops(frame: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
     new_width, new_height = np.minimum(side, width), np.minimum(side, height)
     x1 = np.clip((xyxy[:, 0] + xyxy[:, 2] - new_width) / 2, 0, width - new_width)
     y1 = np.clip((xyxy[:, 1] + xyxy[:, 3] - new_height) / 2, 0, height - new_height)
-    return squeezed(frame, np.stack([x1, y1, x1 + new_width, y1 + new_height], axis=1))
+    return squeezed(frame, np.stack([x1, y1, x1 + new_width, y1 + new_height], axis=1), size)
 
 
 if args.square_crops:

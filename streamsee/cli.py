@@ -94,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resized-crops", action="store_true",
                        help="boxes: half the examples a random part of themselves (35-100 %% of the area, any shape "
                             "from 1:2 to 2:1) squeezed to 32x32")
+    train.add_argument("--size", type=int, default=None, metavar="S",
+                       help="boxes: train and export the box model at S x S pixels instead of 32 (the runtime reads it "
+                            "from the model)")
     train.add_argument("--background-share", type=float, default=None,
                        help="boxes: share of the fit's weight on background examples (default 0.5)")
     train.add_argument("--real-share", type=float, default=None,
@@ -298,7 +301,8 @@ def run_train(args) -> int:
                                    learning_rate=args.learning_rate,
                                    fast_backbone=args.fast_backbone, backbone_weights=args.backbone or boxes.BACKBONE_WEIGHTS,
                                    background_share=boxes.BACKGROUND_SHARE if args.background_share is None else args.background_share,
-                                   real_share=boxes.REAL_SHARE if args.real_share is None else args.real_share)
+                                   real_share=boxes.REAL_SHARE if args.real_share is None else args.real_share,
+                                   size=args.size or boxes.INPUT_SIZE)
         print(json.dumps({key: value for key, value in log.items() if key != "calibration"}
                          | {"min_score": log["calibration"]["min_score"],
                             "recall_at_min_score": log["calibration"]["recall_at_min_score"]}))

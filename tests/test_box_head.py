@@ -165,29 +165,39 @@ def test_calibration_picks_the_least_threshold_within_the_false_box_budget(cifar
         assert chosen == (within[0] if len(within) else 1.0)
 
 
-def test_tiny_run_with_a_score_for_each_none_class_exports_eleven_scores(cifar_path, tiny_path, wallpapers, tmp_path):
+def test_tiny_run_at_40_px_with_a_score_for_each_none_class_exports_eleven_scores(cifar_path, tiny_path, wallpapers, tmp_path):
+    from streamsee.recognition.boxes import BoxDetector
     from streamsee.recognition.classifier import Classifier
 
     log = box_head.train_box_head(cifar_path, tmp_path, scenes=2, epochs=1, cifar_images=256, quiet=True,
-                                  tiny=tiny_path, tiny_per_class=2, none_classes=True, resized_crops=True)
+                                  tiny=tiny_path, tiny_per_class=2, none_classes=True, resized_crops=True, size=40)
     assert log["tiny"]["none_classes"] > 100  # Tiny ImageNet's `none` classes, each its own score while training
     assert np.isfinite(log["history"][0]["loss"]) and 0 <= log["history"][0]["weighted_accuracy"] <= 1
+    assert log["input_size"] == 40
     with Classifier(tmp_path / box_head.INT8_NAME) as model:
-        probabilities = model.predict(np.zeros((2, 32, 32, 3), np.uint8))
+        assert model.input_size == 40  # read from the exported model
+        probabilities = model.predict(np.zeros((2, 40, 40, 3), np.uint8))
+        with pytest.raises(ValueError, match=r"\(N, 40, 40, 3\)"):
+            model.predict(np.zeros((2, 32, 32, 3), np.uint8))
     assert probabilities.shape == (2, BACKGROUND + 1) and np.allclose(probabilities.sum(axis=1), 1, atol=1e-3)
+    with BoxDetector(model_path=tmp_path / box_head.INT8_NAME, min_score=0.0) as detect:  # crops cut at the model's side
+        result = detect(np.random.default_rng(0).integers(0, 255, (120, 160, 3), np.uint8))
+    assert len(result) > 0 and (result.score <= 1).all()
     card = (tmp_path / "MODEL_CARD.md").read_text()
     assert "`none` classes had a score of its own" in card and "half the examples first a random part" in card
+    assert "resized 64 to 40" in card and "squeezed to 40x40" in card and "upscaled to 40x40" in card
     assert tuple(log["resized_crops"]["area"]) == box_head.RESIZED_CROP_AREA
     with pytest.raises(ValueError, match="none_classes widens the shipped classifier's head"):
         box_head.train_box_head(cifar_path, tmp_path, tiny=tiny_path, none_classes=True, scratch=True)
 
 
-def test_resized_crops_are_parts_of_the_image_squeezed_back():
+@pytest.mark.parametrize("side", [32, 48])
+def test_resized_crops_are_parts_of_the_image_squeezed_back(side):
     import tensorflow as tf
 
-    image = np.zeros((32, 32, 3), np.float32)
-    image[:, 16:] = 255  # right half white
-    crops = [box_head.resized_crop(tf.constant(image), seed=seed).numpy() for seed in range(12)]
-    assert all(crop.shape == (32, 32, 3) for crop in crops)
+    image = np.zeros((side, side, 3), np.float32)
+    image[:, side // 2:] = 255  # right half white
+    crops = [box_head.resized_crop(tf.constant(image), seed=seed, side=side).numpy() for seed in range(12)]
+    assert all(crop.shape == (side, side, 3) for crop in crops)
     whites = [float((crop > 127).mean()) for crop in crops]
     assert len({round(white, 2) for white in whites}) > 3  # different parts, of different shapes

@@ -99,6 +99,21 @@ def test_batches_of_any_size_give_the_same_answers(cifar_test):
     np.testing.assert_allclose(whole[:5], one_by_one, atol=1e-5)
 
 
+def test_crops_are_cut_at_the_side_the_model_was_exported_at():
+    from streamsee.recognition.boxes import DEFAULT_BOX_MODEL, crop_boxes
+    from streamsee.recognition.classifier import resize_crops
+
+    with Classifier() as classifier, Classifier(DEFAULT_BOX_MODEL) as box_model:
+        assert classifier.input_size == box_model.input_size == 32  # as shipped
+    frame = np.zeros((120, 160, 3), np.uint8)
+    frame[:, 80:] = 255
+    crops = crop_boxes(frame, np.array([[0, 0, 160, 120], [60, 10, 100, 50]], np.float32), 48)
+    assert crops.shape == (2, 48, 48, 3) and crops[0, :, :20].max() == 0 and crops[0, :, 28:].min() == 255
+    small = np.random.default_rng(0).integers(0, 255, (3, 32, 32, 3), np.uint8)
+    assert resize_crops(small, 32) is small and resize_crops(small, 48).shape == (3, 48, 48, 3)
+    assert resize_crops(small[:0], 48).shape == (0, 48, 48, 3)
+
+
 def test_channel_layouts_are_converted():
     grey = np.full((40, 50), 7, np.uint8)
     assert to_bgr(grey).shape == (40, 50, 3)

@@ -21,7 +21,7 @@ from streamsee.core.labels import CLASSES, NUM_CLASSES
 from streamsee.datasets.cifar10 import load_cifar10
 from streamsee.datasets.tinyimagenet import NONE, load_tinyimagenet
 from streamsee.recognition.boxes import DEFAULT_BOX_MODEL
-from streamsee.recognition.classifier import DEFAULT_MODEL, Classifier
+from streamsee.recognition.classifier import DEFAULT_MODEL, Classifier, resize_crops
 
 
 @dataclass(frozen=True)
@@ -52,14 +52,13 @@ def evaluate_real_photos(cifar: os.PathLike | str, tiny: os.PathLike | str,
                          models=(DEFAULT_MODEL, DEFAULT_BOX_MODEL)) -> list[RealPhotoReport]:
     """One report per model (a .tflite with 10 or 11 outputs)."""
     val = load_tinyimagenet(tiny, "val")
-    small = val.at_size(32)
     mapped = val.labels != NONE
     cifar_test = load_cifar10(cifar, "test").images
     reports = []
     for path in models:
-        with Classifier(path) as classifier:
-            photos = classifier.predict(small)
-            cifar_scores = classifier.predict(cifar_test)
+        with Classifier(path) as classifier:  # at CIFAR's 32 px, or at the side a model was exported at (from 64, from 32)
+            photos = classifier.predict(val.at_size(classifier.input_size))
+            cifar_scores = classifier.predict(resize_crops(cifar_test, classifier.input_size))
         reports.append(_report(str(path), photos, val.labels, mapped, cifar_scores))
     return reports
 

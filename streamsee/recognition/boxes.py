@@ -41,11 +41,11 @@ MAX_PROPOSALS = 100
 NMS_IOU = 0.3  # boxes of one class overlapping more than this: the less sure goes
 
 
-def crop_boxes(frame: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """The frame under each box, resized to the model's 32x32 input: (N, 32, 32, 3) uint8."""
-    crops = np.empty((len(boxes), INPUT_SIZE, INPUT_SIZE, 3), np.uint8)
+def crop_boxes(frame: np.ndarray, boxes: np.ndarray, size: int = INPUT_SIZE) -> np.ndarray:
+    """The frame under each box, resized to a model's size x size input: (N, size, size, 3) uint8."""
+    crops = np.empty((len(boxes), size, size, 3), np.uint8)
     for i, (x1, y1, x2, y2) in enumerate(np.round(boxes).astype(int)):
-        crops[i] = cv2.resize(frame[y1:y2, x1:x2], (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_AREA)
+        crops[i] = cv2.resize(frame[y1:y2, x1:x2], (size, size), interpolation=cv2.INTER_AREA)
     return crops
 
 
@@ -80,7 +80,7 @@ class BoxDetector(Resource):
     def classify_boxes(self, frame: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         """Probabilities of the frame's crops under `boxes`, one batch: (N, 11), background last
         (or (N, 10) with a plain classifier)."""
-        return self.classifier.predict(crop_boxes(frame, boxes))
+        return self.classifier.predict(crop_boxes(frame, boxes, self.classifier.input_size))
 
     def __call__(self, frame: np.ndarray) -> Result:
         check_frame(frame)

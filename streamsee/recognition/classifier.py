@@ -11,22 +11,29 @@ from streamsee.core.files import MODELS_DIR as PACKAGE_MODELS_DIR
 from streamsee.core.frames import to_bgr
 from streamsee.core.labels import CLASSES
 from streamsee.core.resource import Resource
-from streamsee.recognition.runtime import LiteRTModel, softmax
+from streamsee.recognition.runtime import LiteRTModel, ModelFileError, softmax
 
 MODELS_DIR = PACKAGE_MODELS_DIR / "classifier"
 DEFAULT_MODEL = MODELS_DIR / "classifier_int8.tflite"
-INPUT_SIZE = 32
+INPUT_SIZE = 32  # the shipped models' input side; a model exported at another side is run at its own
 
 
-def resize_crop(image: np.ndarray) -> np.ndarray:
-    """An image of any size as the model's 32x32 input (area interpolation when shrinking)."""
+def resize_crop(image: np.ndarray, size: int = INPUT_SIZE) -> np.ndarray:
+    """An image of any size as a size x size model input (area interpolation when shrinking)."""
     height, width = image.shape[:2]
-    shrinking = height > INPUT_SIZE or width > INPUT_SIZE
-    return cv2.resize(image, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    shrinking = height > size or width > size
+    return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+
+
+def resize_crops(images: np.ndarray, size: int) -> np.ndarray:
+    """Images (N, H, W, 3) as (N, size, size, 3) model inputs (themselves when already that size)."""
+    if images.shape[1:3] == (size, size):
+        return images
+    return np.stack([resize_crop(image, size) for image in images]) if len(images) else np.zeros((0, size, size, 3), images.dtype)
 
 
 class Classifier(LiteRTModel):
-    """Classifies 32x32 BGR uint8 crops in batches.
+    """Classifies square BGR uint8 crops in batches, at the model's input side (`input_size`, 32 as shipped).
 
     With `mirror` (the default) each crop is also classified mirrored left to right, in the same
     batch, and the two views' class scores are averaged (test-time augmentation: it costs one more
@@ -40,12 +47,21 @@ class Classifier(LiteRTModel):
                  mirror: bool = True):
         super().__init__(model_path, threads)
         self.mirror = mirror
+        self.input_size = self.input_side()  # crops are this many pixels square
+
+    def input_side(self) -> int:
+        """The side of the square input the model was exported at (32 unless exported at another)."""
+        height, width = self._input_shape[1:3]
+        if height != width or height < 1:
+            raise ModelFileError(f"model file {str(self.model_path)!r} takes {height}x{width} inputs, not a square side")
+        return int(height)
 
     def logits(self, crops: np.ndarray, batch_size: int = 256) -> np.ndarray:
-        """Class scores before softmax for crops (N, 32, 32, 3) BGR uint8."""
+        """Class scores before softmax for crops (N, S, S, 3) BGR uint8, S the model's input_size."""
         crops = np.asarray(crops)
-        if crops.ndim != 4 or crops.shape[1:] != (INPUT_SIZE, INPUT_SIZE, 3) or crops.dtype != np.uint8:
-            raise ValueError(f"crops must be uint8 (N, 32, 32, 3), got {crops.dtype} {crops.shape}")
+        side = self.input_size
+        if crops.ndim != 4 or crops.shape[1:] != (side, side, 3) or crops.dtype != np.uint8:
+            raise ValueError(f"crops must be uint8 (N, {side}, {side}, 3), got {crops.dtype} {crops.shape}")
         results = [self._scores(crops[start:start + batch_size]) for start in range(0, len(crops), batch_size)]
         return np.concatenate(results) if results else np.zeros((0, len(CLASSES)), np.float32)
 
@@ -56,12 +72,12 @@ class Classifier(LiteRTModel):
         return (both[:len(batch)] + both[len(batch):]) / 2
 
     def predict(self, crops: np.ndarray, batch_size: int = 256) -> np.ndarray:
-        """Class probabilities (N, 10) for crops (N, 32, 32, 3) BGR uint8."""
+        """Class probabilities (N, 10) for crops (N, S, S, 3) BGR uint8, S the model's input_size."""
         return softmax(self.logits(crops, batch_size))
 
     def classify(self, image: np.ndarray) -> np.ndarray:
         """Probabilities (10,) for one image of any size and channel layout."""
-        return self.predict(resize_crop(to_bgr(image))[None])[0]
+        return self.predict(resize_crop(to_bgr(image), self.input_size)[None])[0]
 
 
 class Ensemble(Resource):
@@ -77,14 +93,18 @@ class Ensemble(Resource):
         try:
             for path in model_paths:
                 self.members.append(Classifier(path, threads, mirror))
+            sides = sorted({member.input_size for member in self.members})
+            if len(sides) > 1:
+                raise ValueError(f"an ensemble's models must take one input side, got {sides}")
         except Exception:
             self.close()
             raise
+        self.input_size = sides[0]
 
     def close(self) -> None:
         for member in self.members:
             member.close()
 
     def logits(self, crops: np.ndarray) -> np.ndarray:
-        """Mean class scores (N, 10) for crops (N, 32, 32, 3) BGR uint8."""
+        """Mean class scores (N, 10) for crops (N, S, S, 3) BGR uint8, S the models' input_size."""
         return sum(member.logits(crops) for member in self.members) / len(self.members)

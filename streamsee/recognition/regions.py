@@ -148,7 +148,7 @@ class RegionNamer(Resource):
         whole = np.array([bounding_box(region) for region in regions], np.float32)
         opened = np.array([self.naming_box(region, min_pixels) for region in regions], np.float32)
         other = np.nonzero((opened != whole).any(axis=1))[0]  # regions whose opened box is another crop
-        named = self.classifier.predict(crop_boxes(frame, np.concatenate([whole, opened[other]]) * scale))
+        named = self.classifier.predict(crop_boxes(frame, np.concatenate([whole, opened[other]]) * scale, self.classifier.input_size))
         if len(other):  # each region's two crops in one batch: the less background-like names it
             # a model with no background score (the plain classifier): the crop surest of a class
             unlike_background = (lambda p: -p[:, NUM_CLASSES]) if named.shape[1] > NUM_CLASSES else (lambda p: p.max(1))

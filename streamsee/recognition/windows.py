@@ -54,7 +54,7 @@ class WindowScores(Resource):
 
     def __call__(self, frame: np.ndarray, map_shape: tuple[int, int]) -> np.ndarray:
         windows = grid_windows(frame.shape, self.grids)
-        probabilities = self.classifier.predict(crop_boxes(frame, windows))
+        probabilities = self.classifier.predict(crop_boxes(frame, windows, self.classifier.input_size))
         if probabilities.shape[1] == NUM_CLASSES:  # a plain classifier: no background score
             probabilities = np.concatenate([probabilities, np.zeros_like(probabilities[:, :1])], axis=1)
         height, width = map_shape

@@ -32,6 +32,8 @@ def write_model_card(out: Path, log: dict, pad: int) -> None:
     float_name, int8_name = log["exported"]  # the float export first
     last = log["history"][-1]
     recipe = log["recipe"]
+    side = log.get("input_size", 32)  # the input side (logs before it was an option: 32)
+    pad = round(pad * side / 32)
     lines = [
         "# Model card: box_model",
         "",
@@ -48,7 +50,8 @@ def write_model_card(out: Path, log: dict, pad: int) -> None:
         "ones: scenes.CALIBRATION_BACKGROUNDS, WALLPAPERS['calibrate']); a crop at IoU >= "
         f"{log['object_iou']} with an object is its class, one under {log['background_iou']} with all is background; "
         f"and {log['cifar_images']} CIFAR-10 training images at their classes"
-        + (f"; and {log['tiny']['photos']} Tiny ImageNet *training* photos (`{log['tiny']['archive']}`, resized 64 to 32), "
+        + (f" (upscaled to {side}x{side})" if side != 32 else "")
+        + (f"; and {log['tiny']['photos']} Tiny ImageNet *training* photos (`{log['tiny']['archive']}`, resized 64 to {side}), "
            f"{log['tiny']['background_photos']} of them of the `none` classes as background, the rest at the CIFAR-10 class "
            "that cifar10_map.csv gives (ambiguous classes left out), weighted to "
            f"{log['tiny']['real_share']:.0%} of each side" if log.get("tiny") else "")
@@ -71,7 +74,7 @@ def write_model_card(out: Path, log: dict, pad: int) -> None:
          f"{pad}-px shifts; ")
         + (f"half the examples first a random part of themselves ({log['resized_crops']['area'][0]:.0%}-"
            f"{log['resized_crops']['area'][1]:.0%} of the area, width over height {log['resized_crops']['aspect'][0]}-"
-           f"{log['resized_crops']['aspect'][1]}) squeezed to 32x32; " if log.get("resized_crops") else "")
+           f"{log['resized_crops']['aspect'][1]}) squeezed to {side}x{side}; " if log.get("resized_crops") else "")
         + f"background weighted to {log['background_share']:.0%} of the total; "
         f"final loss {last['loss']:.3f}, weighted accuracy {last['weighted_accuracy']:.2%}; "
         f"{log['seconds'] / 60:.1f} min on this machine",

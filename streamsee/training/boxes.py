@@ -26,6 +26,10 @@ each `none` photo (30-70 % of its side) goes in as background too: proposals cut
 landscapes into pieces, and the whole photos alone do not teach that a corner of a room is no cat.
 With ``--none-classes`` each `none` class has a score of its own while training (training/none_classes.py);
 with ``--resized-crops`` half the examples are a random part of themselves squeezed to 32x32.
+
+With ``--size S`` the model is trained and exported at S x S instead of CIFAR's 32x32 (the convolutions
+are the same, so the classifier's weights start it): crops are cut at S, Tiny ImageNet's photos resized
+from 64 to S, CIFAR-10's images upscaled; the runtime reads the side from the exported model.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from streamsee.core.files import MODELS_DIR  # noqa: E402
 from streamsee.core.labels import NUM_CLASSES  # noqa: E402
+from streamsee.recognition.classifier import INPUT_SIZE, resize_crops  # noqa: E402
 from streamsee.training import fastnet  # noqa: E402
 from streamsee.training import none_classes as none_classes_recipe  # noqa: E402
 
@@ -80,14 +85,16 @@ FAST_NET = "fastnet_" + "_".join(map(str, fastnet.WIDTHS))  # the fast classifie
 
 
 # ---------------------------------------------------------------- model
-def build_box_model(backbone_weights=BACKBONE_WEIGHTS, init=None, fast: bool = False) -> keras.Model:
+def build_box_model(backbone_weights=BACKBONE_WEIGHTS, init=None, fast: bool = False, size: int = INPUT_SIZE) -> keras.Model:
     """The classifier with eleven scores: its weights, a zero background score; batch norm frozen.
     `init`: a box model's own weights (boxes.weights.h5 of an earlier run) instead, a warm restart.
-    `fast`: training/fastnet.py's net, `backbone_weights` then a fast classifier's (`train fast`)."""
+    `fast`: training/fastnet.py's net, `backbone_weights` then a fast classifier's (`train fast`).
+    `size`: the input side (the weights do not depend on it)."""
     from streamsee.training.model import build_model
 
     def build(outputs: int) -> keras.Model:
-        return fastnet.build_fast_model(outputs) if fast else build_model(num_classes=outputs)
+        shape = (size, size, 3)
+        return fastnet.build_fast_model(outputs, input_shape=shape) if fast else build_model(num_classes=outputs, input_shape=shape)
 
     head = "head" if fast else "score_conv"
     model = build(NUM_CLASSES + 1)
@@ -119,8 +126,8 @@ def jitter_boxes(rng: np.random.Generator, xyxy: np.ndarray, frame_size: tuple[i
     return np.clip(jittered, 0, [width, height, width, height]).astype(np.float32)
 
 
-def labelled_crops(train, photos: list[np.ndarray], scenes: int = SCENES, seed: int = SEED):
-    """Crops (N, 32, 32, 3) uint8 and labels (N,) (10 = background) cut by both proposal methods from
+def labelled_crops(train, photos: list[np.ndarray], scenes: int = SCENES, seed: int = SEED, size: int = INPUT_SIZE):
+    """Crops (N, size, size, 3) uint8 and labels (N,) (10 = background) cut by both proposal methods from
     scenes of the training split's images on `photos`."""
     from streamsee.datasets.scenes import compose_set
     from streamsee.recognition.boxes import crop_boxes
@@ -142,22 +149,23 @@ def labelled_crops(train, photos: list[np.ndarray], scenes: int = SCENES, seed: 
             keep = (best >= OBJECT_IOU) | (best < BACKGROUND_IOU)
         else:
             label, keep = np.full(len(boxes), BACKGROUND), np.ones(len(boxes), bool)
-        crops.append(crop_boxes(scene.image, boxes[keep]))
+        crops.append(crop_boxes(scene.image, boxes[keep], size))
         labels.append(label[keep])
     return np.concatenate(crops), np.concatenate(labels).astype(np.int64)
 
 
-def part_crops(rng: np.random.Generator, photos: np.ndarray, sides: tuple[float, float] = PART_SIDES) -> np.ndarray:
-    """One piece of each photo (N, S, S, 3): a square of a random share `sides` of its side at a random
-    place, resized to the model's 32x32 input."""
+def part_crops(rng: np.random.Generator, photos: np.ndarray, sides: tuple[float, float] = PART_SIDES,
+               size: int = INPUT_SIZE) -> np.ndarray:
+    """One piece of each photo (N, size, size, 3): a square of a random share `sides` of its side at a
+    random place, resized to the model's input."""
     import cv2
 
-    size = photos.shape[1]
-    pieces = np.empty((len(photos), 32, 32, 3), np.uint8)
+    photo_side = photos.shape[1]
+    pieces = np.empty((len(photos), size, size, 3), np.uint8)
     for i, photo in enumerate(photos):
-        side = max(2, int(round(rng.uniform(*sides) * size)))
-        y, x = rng.integers(0, size - side + 1, 2)
-        pieces[i] = cv2.resize(photo[y:y + side, x:x + side], (32, 32), interpolation=cv2.INTER_LINEAR)
+        side = max(2, int(round(rng.uniform(*sides) * photo_side)))
+        y, x = rng.integers(0, photo_side - side + 1, 2)
+        pieces[i] = cv2.resize(photo[y:y + side, x:x + side], (size, size), interpolation=cv2.INTER_LINEAR)
     return pieces
 
 
@@ -176,29 +184,31 @@ def example_weights(labels: np.ndarray, real: np.ndarray, background_share: floa
     return weights * len(labels)
 
 
-def resized_crop(image: tf.Tensor, seed: int) -> tf.Tensor:
-    """A random part of the 32x32 image (RESIZED_CROP_AREA of its area, RESIZED_CROP_ASPECT its shape)
-    squeezed back to 32x32, as proposals frame objects loosely, tightly and out of shape."""
+def resized_crop(image: tf.Tensor, seed: int, side: int = INPUT_SIZE) -> tf.Tensor:
+    """A random part of the side x side image (RESIZED_CROP_AREA of its area, RESIZED_CROP_ASPECT its shape)
+    squeezed back to side x side, as proposals frame objects loosely, tightly and out of shape."""
     begin, size, _ = tf.image.sample_distorted_bounding_box(
-        (32, 32, 3), tf.zeros((1, 0, 4)), seed=seed, min_object_covered=0.0, aspect_ratio_range=RESIZED_CROP_ASPECT,
+        (side, side, 3), tf.zeros((1, 0, 4)), seed=seed, min_object_covered=0.0, aspect_ratio_range=RESIZED_CROP_ASPECT,
         area_range=RESIZED_CROP_AREA, use_image_if_no_bounding_boxes=True)
-    return tf.image.resize(tf.slice(image, begin, size), (32, 32))
+    return tf.image.resize(tf.slice(image, begin, size), (side, side))
 
 
 def batches(images: np.ndarray, labels: np.ndarray, weights: np.ndarray, seed: int = SEED,
             batch_size: int = BATCH_SIZE, one_hot: bool = False, resized_crops: bool = False) -> tf.data.Dataset:
-    """Shuffled, weighted batches, each image flipped at random and shifted by up to PAD pixels
-    (labels one-hot with `one_hot`, for label smoothing); with `resized_crops` RESIZED_CROP_SHARE of them
-    first a resized_crop of themselves."""
+    """Shuffled, weighted batches, each image flipped at random and shifted by up to PAD pixels (at 32 px;
+    in proportion at another side), labels one-hot with `one_hot`, for label smoothing; with `resized_crops`
+    RESIZED_CROP_SHARE of them first a resized_crop of themselves."""
+    side = images.shape[1]
+    pad = round(PAD * side / INPUT_SIZE)
 
     def augment(image, label, weight):
         image = tf.image.random_flip_left_right(tf.cast(image, tf.float32), seed=seed)
         if resized_crops:
-            image = tf.cond(tf.random.uniform((), seed=seed) < RESIZED_CROP_SHARE, lambda: resized_crop(image, seed),
+            image = tf.cond(tf.random.uniform((), seed=seed) < RESIZED_CROP_SHARE, lambda: resized_crop(image, seed, side),
                             lambda: image)
-        image = tf.pad(image, [[PAD, PAD], [PAD, PAD], [0, 0]], mode="REFLECT")
+        image = tf.pad(image, [[pad, pad], [pad, pad], [0, 0]], mode="REFLECT")
         label = tf.one_hot(label, NUM_CLASSES + 1) if one_hot else label
-        return tf.image.random_crop(image, (32, 32, 3), seed=seed), label, weight
+        return tf.image.random_crop(image, (side, side, 3), seed=seed), label, weight
 
     return (tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int32), weights))
             .shuffle(len(labels), seed=seed).map(augment, num_parallel_calls=2).batch(batch_size).prefetch(2))
@@ -238,7 +248,7 @@ def train_box_head(data, out, scenes: int = SCENES, epochs: int | None = None, b
                    tiny=None, tiny_per_class: int | None = None, scratch: bool = False, parts: bool = False, none_pieces: bool = False,
                    none_classes: bool = False, resized_crops: bool = False, init=None, learning_rate: float | None = None,
                    fast_backbone=None,
-                   background_share: float = BACKGROUND_SHARE, real_share: float = REAL_SHARE) -> dict:
+                   background_share: float = BACKGROUND_SHARE, real_share: float = REAL_SHARE, size: int = INPUT_SIZE) -> dict:
     """Fine-tune the box model on proposal crops and the CIFAR-10 training images (the first
     `cifar_images` of them; all by default), and with `tiny` on Tiny ImageNet's training photos
     (the first `tiny_per_class` of each class; all by default), with `parts` a piece of each of its photos of
@@ -248,7 +258,8 @@ def train_box_head(data, out, scenes: int = SCENES, epochs: int | None = None, b
     from a box model's weights (a warm restart, with `learning_rate` at the start of the cosine decay,
     LEARNING_RATE by default); `fast_backbone`: start from a fast ten-class classifier's weights (`train fast`:
     training/fastnet.py's net) instead of the shipped classifier; `background_share`, `real_share`:
-    example_weights'; with export, write boxes_{float,int8}.tflite into OUT, calibrate the score thresholds
+    example_weights'; `size`: the input side (crops, photos and CIFAR-10's images resized to it); with export,
+    write boxes_{float,int8}.tflite into OUT, calibrate the score thresholds
     (box_calibration.json) and write the model card. Returns the log."""
     from streamsee.datasets.cifar10 import load_cifar10
     from streamsee.datasets.scenes import background_photos
@@ -271,8 +282,8 @@ def train_box_head(data, out, scenes: int = SCENES, epochs: int | None = None, b
     started = time.perf_counter()
     photos = background_photos("fit")  # all but the calibration photos; first, so a missing package fails fast
     train = load_cifar10(data, "train")
-    crops, labels = labelled_crops(train, photos, scenes)
-    images = np.concatenate([crops, train.images[:cifar_images]])
+    crops, labels = labelled_crops(train, photos, scenes, size=size)
+    images = np.concatenate([crops, resize_crops(train.images[:cifar_images], size)])
     targets = np.concatenate([labels, train.labels[:cifar_images]]).astype(np.int64)
     real = np.zeros(len(targets), bool)
     if tiny is not None:
@@ -282,18 +293,18 @@ def train_box_head(data, out, scenes: int = SCENES, epochs: int | None = None, b
         none_wnids = sorted(set(photos_split.wnids[photos_split.labels == BACKGROUND].tolist())) if none_classes else []
         tiny_labels = (none_classes_recipe.fine_labels(photos_split.labels, photos_split.wnids, none_wnids) if none_classes
                        else photos_split.labels)  # NONE (10) is BACKGROUND
-        pieces = [part_crops(np.random.default_rng(seed), photos_split.images[mask], sides) for wanted, mask, seed, sides in
+        pieces = [part_crops(np.random.default_rng(seed), photos_split.images[mask], sides, size) for wanted, mask, seed, sides in
                   ((parts, photos_split.labels != BACKGROUND, SEED, PART_SIDES),
                    (none_pieces, photos_split.labels == BACKGROUND, SEED + 1, NONE_PIECE_SIDES)) if wanted]
-        images = np.concatenate([images, photos_split.at_size(32), *pieces])  # pieces of photos are background
+        images = np.concatenate([images, photos_split.at_size(size), *pieces])  # pieces of photos are background
         targets = np.concatenate([targets, tiny_labels, np.full(sum(map(len, pieces)), BACKGROUND)])
         real = np.r_[real, np.ones(len(photos_split) + sum(map(len, pieces)), bool)]
     if scratch:
         from streamsee.training.fastnet import build_fast_model
 
-        model, fit = build_fast_model(NUM_CLASSES + 1), fit_scratch
+        model, fit = build_fast_model(NUM_CLASSES + 1, input_shape=(size, size, 3)), fit_scratch
     else:
-        model = build_box_model(fast_backbone or backbone_weights, init, fast=fast_backbone is not None)
+        model = build_box_model(fast_backbone or backbone_weights, init, fast=fast_backbone is not None, size=size)
         if none_classes:
             model = none_classes_recipe.widen_head(model, len(none_wnids))
 
@@ -324,7 +335,7 @@ def train_box_head(data, out, scenes: int = SCENES, epochs: int | None = None, b
                              "part_sides": PART_SIDES, "none_classes": len(none_wnids),
                              "none_pieces": int((photos_split.labels == BACKGROUND).sum()) if none_pieces else 0,
                              "none_piece_sides": NONE_PIECE_SIDES},
-           "object_iou": OBJECT_IOU, "background_iou": BACKGROUND_IOU,
+           "input_size": size, "object_iou": OBJECT_IOU, "background_iou": BACKGROUND_IOU,
            "jittered_per_object": JITTERED_PER_OBJECT, "background_share": background_share, "epochs": epochs,
            "resized_crops": resized_crops and {"share": RESIZED_CROP_SHARE, "area": RESIZED_CROP_AREA, "aspect": RESIZED_CROP_ASPECT},
            "recipe": ({"name": "scratch", "net": model.name, "examples_per_epoch": SCRATCH_EXAMPLES,
@@ -342,8 +353,8 @@ def train_box_head(data, out, scenes: int = SCENES, epochs: int | None = None, b
 
         calibration = crops[np.random.default_rng(SEED).choice(len(crops), min(1000, len(crops)), replace=False)]
         exported = none_classes_recipe.export_model(model) if none_classes else model  # eleven scores
-        (out / FLOAT_NAME).write_bytes(convert(exported, (None, 32, 32, 3), None))
-        (out / INT8_NAME).write_bytes(convert(exported, (None, 32, 32, 3), calibration))
+        (out / FLOAT_NAME).write_bytes(convert(exported, (None, size, size, 3), None))
+        (out / INT8_NAME).write_bytes(convert(exported, (None, size, size, 3), calibration))
         log["exported"] = {name: (out / name).stat().st_size for name in (FLOAT_NAME, INT8_NAME)}
     log["seconds"] = round(time.perf_counter() - started, 1)
     if export:

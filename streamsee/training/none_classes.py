@@ -39,7 +39,7 @@ def widen_head(model: keras.Model, none_classes: int, head: str = "score_conv") 
     score less log(none_classes + 1): the summed background starts where the single score was."""
     from streamsee.training.model import build_model
 
-    wide = build_model(num_classes=NUM_CLASSES + 1 + none_classes)
+    wide = build_model(num_classes=NUM_CLASSES + 1 + none_classes, input_shape=model.input_shape[1:])  # at the model's side
     for layer in model.layers:
         if layer.weights and layer.name != head:
             wide.get_layer(layer.name).set_weights(layer.get_weights())
