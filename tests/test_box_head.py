@@ -185,10 +185,26 @@ def test_tiny_run_at_40_px_with_a_score_for_each_none_class_exports_eleven_score
     assert len(result) > 0 and (result.score <= 1).all()
     card = (tmp_path / "MODEL_CARD.md").read_text()
     assert "`none` classes had a score of its own" in card and "half the examples first a random part" in card
-    assert "resized 64 to 40" in card and "squeezed to 40x40" in card and "upscaled to 40x40" in card
+    assert "resized 64 to 40, 50% of them through 32 px" in card and "squeezed to 40x40" in card and "upscaled to 40x40" in card
     assert tuple(log["resized_crops"]["area"]) == box_head.RESIZED_CROP_AREA
     with pytest.raises(ValueError, match="none_classes widens the shipped classifier's head"):
         box_head.train_box_head(cifar_path, tmp_path, tiny=tiny_path, none_classes=True, scratch=True)
+
+
+def test_above_32_px_half_the_photos_come_through_32_px(tiny_path):
+    from streamsee.datasets.tinyimagenet import load_tinyimagenet
+
+    photos = load_tinyimagenet(tiny_path, "train", per_class=1)
+    sharp, softened = photos.at_size(48), box_head.softened(photos, 48)
+    assert softened.shape == sharp.shape and softened.dtype == np.uint8
+    same = (softened == sharp).all(axis=(1, 2, 3))
+    assert 0.35 < 1 - same.mean() < 0.65  # about half changed
+    detail = [float(np.abs(np.diff(images.astype(np.int16), axis=2)).mean()) for images in (sharp[~same], softened[~same])]
+    assert detail[1] < detail[0]  # and those less sharp
+    assert (box_head.softened(photos, 32) == photos.at_size(32)).all()  # at 32 px: as they are
+    original = photos.images.copy()
+    box_head.softened(photos, 64)
+    assert (photos.images == original).all()  # the photos themselves untouched
 
 
 @pytest.mark.parametrize("side", [32, 48])

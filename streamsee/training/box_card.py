@@ -51,7 +51,9 @@ def write_model_card(out: Path, log: dict, pad: int) -> None:
         f"{log['object_iou']} with an object is its class, one under {log['background_iou']} with all is background; "
         f"and {log['cifar_images']} CIFAR-10 training images at their classes"
         + (f" (upscaled to {side}x{side})" if side != 32 else "")
-        + (f"; and {log['tiny']['photos']} Tiny ImageNet *training* photos (`{log['tiny']['archive']}`, resized 64 to {side}), "
+        + (f"; and {log['tiny']['photos']} Tiny ImageNet *training* photos (`{log['tiny']['archive']}`, resized 64 to {side}"
+           + (f", {log['tiny']['softened_share']:.0%} of them through 32 px on the way" if log['tiny'].get('softened_share') else "")
+           + "), "
            f"{log['tiny']['background_photos']} of them of the `none` classes as background, the rest at the CIFAR-10 class "
            "that cifar10_map.csv gives (ambiguous classes left out), weighted to "
            f"{log['tiny']['real_share']:.0%} of each side" if log.get("tiny") else "")

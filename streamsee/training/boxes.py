@@ -29,7 +29,8 @@ with ``--resized-crops`` half the examples are a random part of themselves squee
 
 With ``--size S`` the model is trained and exported at S x S instead of CIFAR's 32x32 (the convolutions
 are the same, so the classifier's weights start it): crops are cut at S, Tiny ImageNet's photos resized
-from 64 to S, CIFAR-10's images upscaled; the runtime reads the side from the exported model.
+from 64 to S (half of them through 32 px on the way, as blurred as CIFAR-10's images, which are
+upscaled), so that sharpness tells no class; the runtime reads the side from the exported model.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ EPOCHS = 3
 BATCH_SIZE = 128
 LEARNING_RATE = 0.01  # SGD with Nesterov momentum 0.9, cosine decay to 0
 PAD = 2  # random-crop padding (with a horizontal flip: the augmentation)
+SOFTENED_SHARE = 0.5  # with --size over 32: the share of Tiny ImageNet's photos that pass through 32 px on the way
 RESIZED_CROP_SHARE = 0.5  # with --resized-crops: the share of the examples first cut to a resized crop
 RESIZED_CROP_AREA = (0.35, 1.0)  # with --resized-crops: the share of an image's area a resized crop keeps
 RESIZED_CROP_ASPECT = (0.5, 2.0)  # and its width over its height (a piece of 25-45 % of the side is background: --parts)
@@ -167,6 +169,19 @@ def part_crops(rng: np.random.Generator, photos: np.ndarray, sides: tuple[float,
         y, x = rng.integers(0, photo_side - side + 1, 2)
         pieces[i] = cv2.resize(photo[y:y + side, x:x + side], (size, size), interpolation=cv2.INTER_LINEAR)
     return pieces
+
+
+def softened(photos, size: int, share: float = SOFTENED_SHARE, seed: int = SEED) -> np.ndarray:
+    """Tiny ImageNet's photos at size x size; above 32, `share` of them (at random) through 32 px on the way, as
+    blurred as CIFAR-10's upscaled images and as the small proposals a frame gives, so that sharpness tells no class
+    (CIFAR-10's airplanes, deer and horses have no sharp photos beside them)."""
+    images = photos.at_size(size)
+    if size <= INPUT_SIZE:
+        return images
+    images = images.copy() if images is photos.images else images  # at 64 px the photos themselves: left as they are
+    chosen = np.random.default_rng(seed).random(len(images)) < share
+    images[chosen] = resize_crops(photos.at_size(INPUT_SIZE)[chosen], size)
+    return images
 
 
 def example_weights(labels: np.ndarray, real: np.ndarray, background_share: float = BACKGROUND_SHARE,
@@ -296,7 +311,7 @@ def train_box_head(data, out, scenes: int = SCENES, epochs: int | None = None, b
         pieces = [part_crops(np.random.default_rng(seed), photos_split.images[mask], sides, size) for wanted, mask, seed, sides in
                   ((parts, photos_split.labels != BACKGROUND, SEED, PART_SIDES),
                    (none_pieces, photos_split.labels == BACKGROUND, SEED + 1, NONE_PIECE_SIDES)) if wanted]
-        images = np.concatenate([images, photos_split.at_size(size), *pieces])  # pieces of photos are background
+        images = np.concatenate([images, softened(photos_split, size), *pieces])  # pieces of photos are background
         targets = np.concatenate([targets, tiny_labels, np.full(sum(map(len, pieces)), BACKGROUND)])
         real = np.r_[real, np.ones(len(photos_split) + sum(map(len, pieces)), bool)]
     if scratch:
@@ -334,7 +349,8 @@ def train_box_head(data, out, scenes: int = SCENES, epochs: int | None = None, b
                              "part_crops": int((photos_split.labels != BACKGROUND).sum()) if parts else 0,
                              "part_sides": PART_SIDES, "none_classes": len(none_wnids),
                              "none_pieces": int((photos_split.labels == BACKGROUND).sum()) if none_pieces else 0,
-                             "none_piece_sides": NONE_PIECE_SIDES},
+                             "none_piece_sides": NONE_PIECE_SIDES,
+                             "softened_share": SOFTENED_SHARE if size > INPUT_SIZE else 0},
            "input_size": size, "object_iou": OBJECT_IOU, "background_iou": BACKGROUND_IOU,
            "jittered_per_object": JITTERED_PER_OBJECT, "background_share": background_share, "epochs": epochs,
            "resized_crops": resized_crops and {"share": RESIZED_CROP_SHARE, "area": RESIZED_CROP_AREA, "aspect": RESIZED_CROP_ASPECT},
