@@ -94,7 +94,22 @@ def labels_and_scores(rule: str, frame: dict) -> tuple[np.ndarray, np.ndarray]:
     return box[:, :NUM_CLASSES].argmax(1), box[:, :NUM_CLASSES].max(1)
 
 
-def replay(recorded, rule: str, threshold: float, low: float | None = None, floor: float = 0.0) -> str:
+def inside_others(result: Result, share: float) -> np.ndarray:
+    """Mask of the boxes with at least `share` of their area inside a larger box of another class."""
+    xyxy = result.xyxy
+    area = np.prod(xyxy[:, 2:] - xyxy[:, :2], axis=1)
+    top_left = np.maximum(xyxy[:, None, :2], xyxy[None, :, :2])
+    bottom_right = np.minimum(xyxy[:, None, 2:], xyxy[None, :, 2:])
+    overlap = np.prod(np.clip(bottom_right - top_left, 0, None), axis=2)
+    other = (result.class_id[:, None] != result.class_id[None, :]) & (area[None, :] > area[:, None])
+    return ((overlap >= share * area[:, None]) & other).any(axis=1)
+
+
+def replay(recorded, rule: str, threshold: float, low: float | None = None, floor: float = 0.0,
+           min_side: float = 0.0, inside: float | None = None) -> str:
+    """The footage figures of `rule` at `threshold`; `min_side`: crops whose shorter side is under this share of
+    the frame's shorter side left out; `inside`: boxes with that share of their area inside a larger box of
+    another class left out."""
     items, rows = [], {}
     for number in range(len({key.split("/")[0] for key in recorded.files})):
         path, kind, classes = recorded[f"{number}/file"].tolist()
@@ -103,7 +118,12 @@ def replay(recorded, rule: str, threshold: float, low: float | None = None, floo
         for frame in frames_of(recorded, number):
             label, score = labels_and_scores(rule, frame)
             video = item.kind == "video"
+            if min_side:
+                frame_side = frame["xyxy"][0, 2:].min()  # the first crop is the whole frame
+                score = np.where((frame["xyxy"][:, 2:] - frame["xyxy"][:, :2]).min(axis=1) >= min_side * frame_side, score, 0.0)
             result = keep_confident(frame["xyxy"], label, score, low if low is not None and video else threshold, NMS_IOU)
+            if inside is not None and len(result):
+                result = result[~inside_others(result, inside)]
             if video:
                 if frame["cut"][:1].any():
                     tracker.reset()
@@ -122,7 +142,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("action", choices=("record", "replay"))
     parser.add_argument("rule", nargs="?", default="shipped",
-                        choices=("shipped", "classifier-names", "product", "mean", "hysteresis", "floor", "ensemble"))
+                        choices=("shipped", "classifier-names", "product", "mean", "hysteresis", "floor", "ensemble",
+                                 "min-side", "inside"))
     parser.add_argument("--media", default="../shared/media")
     parser.add_argument("--frames", type=int, default=20)
     parser.add_argument("--crops", default="runs/box_crops.npz")
@@ -130,6 +151,9 @@ def main() -> None:
     parser.add_argument("--thresholds", default="0.85,0.9,0.92,0.94,0.96")
     parser.add_argument("--low", default="0.9,0.8,0.6", help="hysteresis: the thresholds that continue tracks")
     parser.add_argument("--floors", default="0.3,0.5,0.7,0.9", help="floor: the least smoothed score shown")
+    parser.add_argument("--min-sides", default="0.1,0.15,0.2,0.3", help="min-side: the least crop side, a share of the frame's")
+    parser.add_argument("--inside", default="0.6,0.8,0.95",
+                        help="inside: the share of a box's area inside a larger box of another class that drops it")
     args = parser.parse_args()
     if args.action == "record":
         record(Path(args.media), args.frames, args.box_model, Path(args.crops))
@@ -144,6 +168,12 @@ def main() -> None:
         elif args.rule == "floor":
             for floor in (float(t) for t in args.floors.split(",")):
                 print(f"{threshold:.2f} shown from {floor:.2f}: {replay(recorded, 'shipped', threshold, floor=floor)}")
+        elif args.rule == "min-side":
+            for side in (float(t) for t in args.min_sides.split(",")):
+                print(f"{threshold:.2f} crops from {side:.2f} of the frame: {replay(recorded, 'shipped', threshold, min_side=side)}")
+        elif args.rule == "inside":
+            for share in (float(t) for t in args.inside.split(",")):
+                print(f"{threshold:.2f} dropped {share:.2f} inside: {replay(recorded, 'shipped', threshold, inside=share)}")
         else:
             print(f"{threshold:.2f}: {replay(recorded, args.rule, threshold)}")
 
