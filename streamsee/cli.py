@@ -302,7 +302,7 @@ def run_train(args) -> int:
                                    fast_backbone=args.fast_backbone, backbone_weights=args.backbone or boxes.BACKBONE_WEIGHTS,
                                    background_share=boxes.BACKGROUND_SHARE if args.background_share is None else args.background_share,
                                    real_share=boxes.REAL_SHARE if args.real_share is None else args.real_share,
-                                   size=args.size or boxes.INPUT_SIZE)
+                                   size=boxes.INPUT_SIZE if args.size is None else args.size)
         print(json.dumps({key: value for key, value in log.items() if key != "calibration"}
                          | {"min_score": log["calibration"]["min_score"],
                             "recall_at_min_score": log["calibration"]["recall_at_min_score"]}))

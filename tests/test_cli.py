@@ -76,6 +76,12 @@ def test_train_into_a_folder_of_another_run(cifar_path, tmp_path):
 
 
 @pytest.mark.slow
+def test_train_boxes_at_a_side_too_small(cifar_path, tmp_path):
+    result = streamsee("train", "boxes", "--data", cifar_path, "--out", tmp_path, "--size", "8")
+    assert result.returncode == 2 and "at least 16, got 8" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
 def test_evaluate_scenes_json(cifar_path, media):
     result = streamsee("evaluate", "--data", cifar_path, "--scenes", "4", "--backgrounds", media("negatives"), "--json")
     assert result.returncode == 0, result.stderr

@@ -33,7 +33,6 @@ def write_model_card(out: Path, log: dict, pad: int) -> None:
     last = log["history"][-1]
     recipe = log["recipe"]
     side = log.get("input_size", 32)  # the input side (logs before it was an option: 32)
-    pad = round(pad * side / 32)
     lines = [
         "# Model card: box_model",
         "",

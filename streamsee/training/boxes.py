@@ -69,6 +69,7 @@ EPOCHS = 3
 BATCH_SIZE = 128
 LEARNING_RATE = 0.01  # SGD with Nesterov momentum 0.9, cosine decay to 0
 PAD = 2  # random-crop padding (with a horizontal flip: the augmentation)
+MIN_SIZE = 16  # the least input side (--size): the net scores a map at stride 8, 2x2 at 16 px
 SOFTENED_SHARE = 0.5  # with --size over 32: the share of Tiny ImageNet's photos that pass through 32 px on the way
 RESIZED_CROP_SHARE = 0.5  # with --resized-crops: the share of the examples first cut to a resized crop
 RESIZED_CROP_AREA = (0.35, 1.0)  # with --resized-crops: the share of an image's area a resized crop keeps
@@ -208,13 +209,18 @@ def resized_crop(image: tf.Tensor, seed: int, side: int = INPUT_SIZE) -> tf.Tens
     return tf.image.resize(tf.slice(image, begin, size), (side, side))
 
 
+def shift_pixels(side: int) -> int:
+    """The random shifts' reach at an input side: PAD at 32 px, in proportion at another."""
+    return round(PAD * side / INPUT_SIZE)
+
+
 def batches(images: np.ndarray, labels: np.ndarray, weights: np.ndarray, seed: int = SEED,
             batch_size: int = BATCH_SIZE, one_hot: bool = False, resized_crops: bool = False) -> tf.data.Dataset:
     """Shuffled, weighted batches, each image flipped at random and shifted by up to PAD pixels (at 32 px;
     in proportion at another side), labels one-hot with `one_hot`, for label smoothing; with `resized_crops`
     RESIZED_CROP_SHARE of them first a resized_crop of themselves."""
     side = images.shape[1]
-    pad = round(PAD * side / INPUT_SIZE)
+    pad = shift_pixels(side)
 
     def augment(image, label, weight):
         image = tf.image.random_flip_left_right(tf.cast(image, tf.float32), seed=seed)
@@ -290,6 +296,8 @@ def train_box_head(data, out, scenes: int = SCENES, epochs: int | None = None, b
         raise ValueError("resized_crops is an augmentation of the fine-tuning recipe: give scratch or resized_crops")
     if none_classes and (scratch or fast_backbone is not None or init is not None):
         raise ValueError("none_classes widens the shipped classifier's head: give neither scratch, fast_backbone nor init")
+    if not isinstance(size, int) or size < MIN_SIZE:
+        raise ValueError(f"the box model's input side must be a whole number of pixels, at least {MIN_SIZE}, got {size!r}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     epochs = epochs or (SCRATCH_EPOCHS if scratch else EPOCHS)
@@ -378,6 +386,6 @@ def train_box_head(data, out, scenes: int = SCENES, epochs: int | None = None, b
         from streamsee.training.box_card import write_model_card
 
         log["calibration"] = calibrate(data, out, model_path=out / INT8_NAME)
-        write_model_card(out, log, PAD)
+        write_model_card(out, log, shift_pixels(size))
     (out / LOG).write_text(json.dumps(log, indent=1))
     return log
