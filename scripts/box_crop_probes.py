@@ -138,6 +138,12 @@ def replay(recorded, rule: str, threshold: float, low: float | None = None, floo
             f"{s['negative_photos']:.3f} ({s['positive_videos_mostly_right']})")
 
 
+# rules that sweep one setting of replay(): the option holding its values, replay's keyword, how a line names it
+SWEPT = {"hysteresis": ("low", "low", "continued from {:.2f}"), "floor": ("floors", "floor", "shown from {:.2f}"),
+         "min-side": ("min_sides", "min_side", "crops from {:.2f} of the frame"),
+         "inside": ("inside", "inside", "dropped {:.2f} inside")}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("action", choices=("record", "replay"))
@@ -162,18 +168,10 @@ def main() -> None:
     print(f"rule {args.rule} (default box model {DEFAULT_BOX_MODEL.name}): positive clips right / negative clips claimed / "
           "positive photos right / negative photos claimed (positive clips mostly right)")
     for threshold in (float(t) for t in args.thresholds.split(",")):
-        if args.rule == "hysteresis":
-            for low in (float(t) for t in args.low.split(",")):
-                print(f"{threshold:.2f} continued from {low:.2f}: {replay(recorded, 'shipped', threshold, low=low)}")
-        elif args.rule == "floor":
-            for floor in (float(t) for t in args.floors.split(",")):
-                print(f"{threshold:.2f} shown from {floor:.2f}: {replay(recorded, 'shipped', threshold, floor=floor)}")
-        elif args.rule == "min-side":
-            for side in (float(t) for t in args.min_sides.split(",")):
-                print(f"{threshold:.2f} crops from {side:.2f} of the frame: {replay(recorded, 'shipped', threshold, min_side=side)}")
-        elif args.rule == "inside":
-            for share in (float(t) for t in args.inside.split(",")):
-                print(f"{threshold:.2f} dropped {share:.2f} inside: {replay(recorded, 'shipped', threshold, inside=share)}")
+        if args.rule in SWEPT:  # the shipped rule with one more setting, over its values
+            option, keyword, said = SWEPT[args.rule]
+            for value in (float(t) for t in getattr(args, option).split(",")):
+                print(f"{threshold:.2f} {said.format(value)}: {replay(recorded, 'shipped', threshold, **{keyword: value})}")
         else:
             print(f"{threshold:.2f}: {replay(recorded, args.rule, threshold)}")
 
