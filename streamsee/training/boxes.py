@@ -181,7 +181,7 @@ def softened(photos, size: int, share: float = SOFTENED_SHARE, seed: int = SEED)
         return images
     images = images.copy() if images is photos.images else images  # at 64 px the photos themselves: left as they are
     chosen = np.random.default_rng(seed).random(len(images)) < share
-    images[chosen] = resize_crops(photos.at_size(INPUT_SIZE)[chosen], size)
+    images[chosen] = resize_crops(resize_crops(photos.images[chosen], INPUT_SIZE), size)  # only those through 32 px
     return images
 
 
