@@ -24,12 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
+from streamsee.core.frames import resize_squares
 from streamsee.core.labels import CLASSES, NUM_CLASSES
 from streamsee.core.result import Result
 from streamsee.evaluation.footage import LEAD, MediaFile, read_labels, sample_frames, score_file, summarise
 from streamsee.live.smoothing import KEEP, BoxTracker, SceneCut
 from streamsee.recognition.boxes import DEFAULT_BOX_MODEL, NMS_IOU, BoxDetector, crop_boxes, keep_confident
-from streamsee.recognition.classifier import Classifier, resize_crops
+from streamsee.recognition.classifier import Classifier
 
 
 def record(media: Path, frames_per_clip: int, extra_models: list[str], out: Path) -> None:
@@ -41,7 +42,7 @@ def record(media: Path, frames_per_clip: int, extra_models: list[str], out: Path
             for frame, scored in sample_frames(media / item.path, frames_per_clip, lead=0 if item.kind == "photo" else LEAD):
                 boxes = detect.candidates(frame, detect.propose(frame))
                 crops = crop_boxes(frame, boxes, detect.classifier.input_size)
-                rows.append([boxes, *(model.predict(resize_crops(crops, model.input_size))  # each model at its own side
+                rows.append([boxes, *(model.predict(resize_squares(crops, model.input_size))  # each model at its own side
                                       for model in (detect.classifier, classifier, *extras)),
                              np.full(len(boxes), scored), np.full(len(boxes), cut(frame))])
             counts = [len(row[0]) for row in rows]

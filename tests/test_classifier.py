@@ -100,8 +100,8 @@ def test_batches_of_any_size_give_the_same_answers(cifar_test):
 
 
 def test_crops_are_cut_at_the_side_the_model_was_exported_at():
+    from streamsee.core.frames import resize_squares
     from streamsee.recognition.boxes import DEFAULT_BOX_MODEL, crop_boxes
-    from streamsee.recognition.classifier import resize_crops
 
     with Classifier() as classifier, Classifier(DEFAULT_BOX_MODEL) as box_model:
         assert classifier.input_size == box_model.input_size == 32  # as shipped
@@ -110,8 +110,8 @@ def test_crops_are_cut_at_the_side_the_model_was_exported_at():
     crops = crop_boxes(frame, np.array([[0, 0, 160, 120], [60, 10, 100, 50]], np.float32), 48)
     assert crops.shape == (2, 48, 48, 3) and crops[0, :, :20].max() == 0 and crops[0, :, 28:].min() == 255
     small = np.random.default_rng(0).integers(0, 255, (3, 32, 32, 3), np.uint8)
-    assert resize_crops(small, 32) is small and resize_crops(small, 48).shape == (3, 48, 48, 3)
-    assert resize_crops(small[:0], 48).shape == (0, 48, 48, 3)
+    assert resize_squares(small, 32) is small and resize_squares(small, 48).shape == (3, 48, 48, 3)
+    assert resize_squares(small[:0], 48).shape == (0, 48, 48, 3)
 
 
 def test_channel_layouts_are_converted():

@@ -26,3 +26,19 @@ def to_bgr(image: np.ndarray) -> np.ndarray:
     if image.ndim == 3 and image.shape[2] == 3:
         return image
     raise ValueError(f"image shape {image.shape} is not (H, W), (H, W, 3) or (H, W, 4)")
+
+
+def resize_square(image: np.ndarray, size: int) -> np.ndarray:
+    """An image of any size as size x size (area interpolation when shrinking, linear when enlarging)."""
+    height, width = image.shape[:2]
+    shrinking = height > size or width > size
+    return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+
+
+def resize_squares(images: np.ndarray, size: int) -> np.ndarray:
+    """Images (N, H, W, C) as (N, size, size, C) (themselves when already that size)."""
+    if images.shape[1:3] == (size, size):
+        return images
+    if not len(images):
+        return np.zeros((0, size, size, *images.shape[3:]), images.dtype)
+    return np.stack([resize_square(image, size) for image in images])

@@ -19,6 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from streamsee.core.frames import resize_squares
 from streamsee.core.labels import CLASSES, NUM_CLASSES
 
 NONE = NUM_CLASSES  # label of images that show none of the ten
@@ -43,11 +44,8 @@ class TinySplit:
         return len(self.labels)
 
     def at_size(self, side: int) -> np.ndarray:
-        """The images resized to side x side (area interpolation when shrinking)."""
-        if side == SIZE:
-            return self.images
-        method = cv2.INTER_AREA if side < SIZE else cv2.INTER_LINEAR
-        return np.stack([cv2.resize(image, (side, side), interpolation=method) for image in self.images])
+        """The images resized to side x side (area interpolation when shrinking; themselves at 64)."""
+        return resize_squares(self.images, side)
 
 
 def read_map(text: str) -> dict[str, int | None]:

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 from sklearn.metrics import accuracy_score, confusion_matrix, recall_score
 
+from streamsee.core.frames import resize_squares
 from streamsee.core.labels import CLASSES
 from streamsee.datasets.cifar10 import load_cifar10
-from streamsee.recognition.classifier import DEFAULT_MODEL, Ensemble, resize_crops
+from streamsee.recognition.classifier import DEFAULT_MODEL, Ensemble
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ def evaluate_classifier(data: os.PathLike | str, model: os.PathLike | str | list
     with Ensemble(models, mirror=False) as ensemble:
         split = load_cifar10(data, "test")
         # 10-way: a model with an eleventh score, background (the box model), is scored on the ten alone
-        images = resize_crops(split.images, ensemble.input_size)  # a model exported at another side: upscaled to it
+        images = resize_squares(split.images, ensemble.input_size)  # a model exported at another side: upscaled to it
         image_alone = ensemble.logits(images)[:, :len(CLASSES)]
         mirrored = ensemble.logits(images[:, :, ::-1])[:, :len(CLASSES)]
     predicted = ((image_alone + mirrored) / 2).argmax(axis=1)  # as shipped: both views' scores averaged

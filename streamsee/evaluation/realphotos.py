@@ -17,11 +17,12 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from sklearn.metrics import accuracy_score, recall_score, roc_auc_score, roc_curve
 
+from streamsee.core.frames import resize_squares
 from streamsee.core.labels import CLASSES, NUM_CLASSES
 from streamsee.datasets.cifar10 import load_cifar10
 from streamsee.datasets.tinyimagenet import NONE, load_tinyimagenet
 from streamsee.recognition.boxes import DEFAULT_BOX_MODEL
-from streamsee.recognition.classifier import DEFAULT_MODEL, Classifier, resize_crops
+from streamsee.recognition.classifier import DEFAULT_MODEL, Classifier
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ def evaluate_real_photos(cifar: os.PathLike | str, tiny: os.PathLike | str,
     for path in models:
         with Classifier(path) as classifier:  # at CIFAR's 32 px, or at the side a model was exported at (from 64, from 32)
             photos = classifier.predict(val.at_size(classifier.input_size))
-            cifar_scores = classifier.predict(resize_crops(cifar_test, classifier.input_size))
+            cifar_scores = classifier.predict(resize_squares(cifar_test, classifier.input_size))
         reports.append(_report(str(path), photos, val.labels, mapped, cifar_scores))
     return reports
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import os
 
-import cv2
 import numpy as np
 
 from streamsee.core.files import MODELS_DIR as PACKAGE_MODELS_DIR
-from streamsee.core.frames import to_bgr
+from streamsee.core.frames import resize_square, to_bgr
 from streamsee.core.labels import CLASSES
 from streamsee.core.resource import Resource
 from streamsee.recognition.runtime import LiteRTModel, ModelFileError, softmax
@@ -16,20 +15,6 @@ from streamsee.recognition.runtime import LiteRTModel, ModelFileError, softmax
 MODELS_DIR = PACKAGE_MODELS_DIR / "classifier"
 DEFAULT_MODEL = MODELS_DIR / "classifier_int8.tflite"
 INPUT_SIZE = 32  # the shipped models' input side; a model exported at another side is run at its own
-
-
-def resize_crop(image: np.ndarray, size: int = INPUT_SIZE) -> np.ndarray:
-    """An image of any size as a size x size model input (area interpolation when shrinking)."""
-    height, width = image.shape[:2]
-    shrinking = height > size or width > size
-    return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
-
-
-def resize_crops(images: np.ndarray, size: int) -> np.ndarray:
-    """Images (N, H, W, 3) as (N, size, size, 3) model inputs (themselves when already that size)."""
-    if images.shape[1:3] == (size, size):
-        return images
-    return np.stack([resize_crop(image, size) for image in images]) if len(images) else np.zeros((0, size, size, 3), images.dtype)
 
 
 class Classifier(LiteRTModel):
@@ -77,7 +62,7 @@ class Classifier(LiteRTModel):
 
     def classify(self, image: np.ndarray) -> np.ndarray:
         """Probabilities (10,) for one image of any size and channel layout."""
-        return self.predict(resize_crop(to_bgr(image), self.input_size)[None])[0]
+        return self.predict(resize_square(to_bgr(image), self.input_size)[None])[0]
 
 
 class Ensemble(Resource):

@@ -50,8 +50,9 @@ from rich.console import Console  # noqa: E402
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn  # noqa: E402
 
 from streamsee.core.files import MODELS_DIR  # noqa: E402
+from streamsee.core.frames import resize_squares  # noqa: E402
 from streamsee.core.labels import NUM_CLASSES  # noqa: E402
-from streamsee.recognition.classifier import INPUT_SIZE, resize_crops  # noqa: E402
+from streamsee.recognition.classifier import INPUT_SIZE  # noqa: E402
 from streamsee.training import fastnet  # noqa: E402
 from streamsee.training import none_classes as none_classes_recipe  # noqa: E402
 
@@ -181,7 +182,7 @@ def softened(photos, size: int, share: float = SOFTENED_SHARE, seed: int = SEED)
         return images
     images = images.copy() if images is photos.images else images  # at 64 px the photos themselves: left as they are
     chosen = np.random.default_rng(seed).random(len(images)) < share
-    images[chosen] = resize_crops(resize_crops(photos.images[chosen], INPUT_SIZE), size)  # only those through 32 px
+    images[chosen] = resize_squares(resize_squares(photos.images[chosen], INPUT_SIZE), size)  # only those through 32 px
     return images
 
 
@@ -306,7 +307,7 @@ def train_box_head(data, out, scenes: int = SCENES, epochs: int | None = None, b
     photos = background_photos("fit")  # all but the calibration photos; first, so a missing package fails fast
     train = load_cifar10(data, "train")
     crops, labels = labelled_crops(train, photos, scenes, size=size)
-    images = np.concatenate([crops, resize_crops(train.images[:cifar_images], size)])
+    images = np.concatenate([crops, resize_squares(train.images[:cifar_images], size)])
     targets = np.concatenate([labels, train.labels[:cifar_images]]).astype(np.int64)
     real = np.zeros(len(targets), bool)
     if tiny is not None:
