@@ -2,6 +2,7 @@
 
     python scripts/box_crop_probes.py record [--box-model PATH ...] > /dev/null   # writes --crops
     python scripts/box_crop_probes.py replay RULE [--thresholds 0.85,0.9,0.94] [--low 0.9,0.8] [--floors 0.3,0.5]
+        [--min-sides 0.2,0.3] [--inside 0.6,0.8]
 
 `record` runs the box path's steps on every frame `evaluate --footage` analyses (smoothed: two lead frames
 before each scored one): the box path's candidates (BoxDetector.candidates: the large boxes and the likeliest
@@ -14,7 +15,10 @@ does, and scores the frames as `evaluate --footage` does. Rules (docs/experiment
 - product / mean: the box model's ten (renormalised) and the classifier's combined, times not-background;
 - hysteresis: boxes from each --low threshold only continue tracks that a box at the threshold began;
 - floor: tracks whose smoothed score fell under each --floors value hidden;
-- ensemble: the mean of the shipped box model's probabilities and each recorded extra model's.
+- ensemble: the mean of the shipped box model's probabilities and each recorded extra model's;
+- min-side: the shipped rule without crops whose shorter side is under each --min-sides share of the frame's;
+- inside: the shipped rule without boxes that have each --inside share of their area inside a larger box of
+  another class.
 """
 
 import argparse
@@ -24,7 +28,6 @@ from pathlib import Path
 
 import numpy as np
 
-from streamsee.core.frames import resize_squares
 from streamsee.core.labels import CLASSES, NUM_CLASSES
 from streamsee.core.result import Result
 from streamsee.evaluation.footage import LEAD, MediaFile, read_labels, sample_frames, score_file, summarise
@@ -41,9 +44,9 @@ def record(media: Path, frames_per_clip: int, extra_models: list[str], out: Path
             cut, rows = SceneCut(), []
             for frame, scored in sample_frames(media / item.path, frames_per_clip, lead=0 if item.kind == "photo" else LEAD):
                 boxes = detect.candidates(frame, detect.propose(frame))
-                crops = crop_boxes(frame, boxes, detect.classifier.input_size)
-                rows.append([boxes, *(model.predict(resize_squares(crops, model.input_size))  # each model at its own side
-                                      for model in (detect.classifier, classifier, *extras)),
+                models = (detect.classifier, classifier, *extras)
+                crops = {side: crop_boxes(frame, boxes, side) for side in {model.input_size for model in models}}
+                rows.append([boxes, *(model.predict(crops[model.input_size]) for model in models),  # each at its own side
                              np.full(len(boxes), scored), np.full(len(boxes), cut(frame))])
             counts = [len(row[0]) for row in rows]
             names = ["xyxy", "box", "classifier", *(f"extra{i}" for i in range(len(extras))), "scored", "cut"]

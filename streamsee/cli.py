@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "background for export")
     train.add_argument("--resized-crops", action="store_true",
                        help="boxes: half the examples a random part of themselves (35-100 %% of the area, any shape "
-                            "from 1:2 to 2:1) squeezed to 32x32")
+                            "from 1:2 to 2:1) squeezed back to the input side")
     train.add_argument("--size", type=int, default=None, metavar="S",
                        help="boxes: train and export the box model at S x S pixels instead of 32 (the runtime reads it "
                             "from the model)")

@@ -25,7 +25,7 @@ cut by the dozen, is not named as confidently as the whole animal. With ``--none
 each `none` photo (30-70 % of its side) goes in as background too: proposals cut rooms, people and
 landscapes into pieces, and the whole photos alone do not teach that a corner of a room is no cat.
 With ``--none-classes`` each `none` class has a score of its own while training (training/none_classes.py);
-with ``--resized-crops`` half the examples are a random part of themselves squeezed to 32x32.
+with ``--resized-crops`` half the examples are a random part of themselves squeezed back to the input side.
 
 With ``--size S`` the model is trained and exported at S x S instead of CIFAR's 32x32 (the convolutions
 are the same, so the classifier's weights start it): crops are cut at S, Tiny ImageNet's photos resized
@@ -276,7 +276,7 @@ def train_box_head(data, out, scenes: int = SCENES, epochs: int | None = None, b
     (the first `tiny_per_class` of each class; all by default), with `parts` a piece of each of its photos of
     the classes as background too (part_crops), with `none_pieces` a piece of each `none` photo, with `none_classes`
     a score of its own for each `none` class while training (training/none_classes.py), with `resized_crops`
-    half the examples a random part of themselves squeezed to 32x32 (resized_crop); `init`: start
+    half the examples a random part of themselves squeezed back to the input side (resized_crop); `init`: start
     from a box model's weights (a warm restart, with `learning_rate` at the start of the cosine decay,
     LEARNING_RATE by default); `fast_backbone`: start from a fast ten-class classifier's weights (`train fast`:
     training/fastnet.py's net) instead of the shipped classifier; `background_share`, `real_share`:
